@@ -1,0 +1,231 @@
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "asyncio/detail/frame_allocator.hpp"
+#include "asyncio/detail/future_state.hpp"
+#include "asyncio/errors.hpp"
+
+namespace asyncio {
+template <class T>
+class Task;
+}
+
+namespace asyncio::detail {
+
+/// What a suspended task calls when someone cancels it: the awaitable it is suspended on
+/// gets the chance to abort the wait (CPython: `self._fut_waiter.cancel()`). Returns true
+/// when the awaitable took the cancellation over (it will wake the task itself); false
+/// makes the task remember the request and throw CancelledError when it next resumes.
+struct CancelHook {
+    bool (*fn)(void* context) noexcept = nullptr;
+    void* context = nullptr;
+};
+
+/// Rarely used task data, allocated on first use so that a plain task stays small.
+struct TaskExtras {
+    std::string name;
+    std::string cancel_message;
+    CreationSite scheduled_at{};  // where create_task was called (recorded in debug mode)
+};
+
+/// The state of every Task<T> coroutine frame. A frame is either awaited directly by
+/// another coroutine (it then runs inside its awaiter's task, like a Python coroutine), or
+/// scheduled on the loop as a task of its own by create_task (like a Python Task). Only
+/// scheduled tasks use the task fields; the promise IS the task, so a task is one
+/// allocation: its coroutine frame.
+class TaskPromiseBase : public FutureStateBase, public ReadyItem {
+public:
+    explicit TaskPromiseBase(CreationSite site) noexcept
+        : FutureStateBase(nullptr), ReadyItem(Kind::task), site_(site) {}
+
+    // ---- called by awaitables while this task runs ----
+
+    /// Records where the task is suspended and how to cancel that wait. Call it last in
+    /// await_suspend: when a cancellation is already pending, the hook runs at once.
+    void suspend(std::coroutine_handle<> at, CancelHook hook) noexcept {
+        resume_point_ = at;
+        cancel_hook_ = hook;
+        if (must_cancel_ && hook.fn != nullptr && hook.fn(hook.context)) must_cancel_ = false;
+    }
+
+    /// Queues the task to resume at its suspension point (once per suspension).
+    void wake() noexcept {
+        cancel_hook_ = {};
+        loop_->schedule(*this);
+    }
+
+    /// In await_resume: throws CancelledError when a cancellation arrived that no
+    /// awaitable took over (CPython's `_must_cancel`).
+    void throw_if_cancel_pending() {
+        if (must_cancel_) throw_cancelled();
+    }
+
+    /// Throws CancelledError with the message of the latest cancel(), clearing any pending
+    /// cancellation (several cancel() calls before the task resumes raise one error).
+    [[noreturn]] void throw_cancelled();
+
+    std::string_view cancel_message() const noexcept {
+        return extras_ ? std::string_view(extras_->cancel_message) : std::string_view();
+    }
+
+    // ---- the task API (TaskHandle) ----
+
+    bool cancel(std::string_view message) override;
+    std::uint32_t cancelling() const noexcept { return cancel_requests_; }
+    std::uint32_t uncancel() noexcept {
+        if (cancel_requests_ > 0 && --cancel_requests_ == 0) must_cancel_ = false;
+        return cancel_requests_;
+    }
+    std::string name() const;
+    void set_name(std::string name);
+    std::string describe() const override;
+    const CreationSite& creation_site() const noexcept { return site_; }
+    bool is_scheduled_task() const noexcept { return scheduled_; }
+    std::coroutine_handle<> resume_point() const noexcept { return resume_point_; }
+
+    /// Turns this not-yet-started frame into a task of `loop` and queues its first step.
+    /// The loop holds one reference until the task is done.
+    void start_as_task(LoopCore& loop, std::string name, CreationSite scheduled_at);
+
+    // ---- coroutine plumbing ----
+
+    struct InitialAwaiter {
+        TaskPromiseBase& promise;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<>) const noexcept {}
+        // A task cancelled before its first step never runs its body (CPython throws
+        // CancelledError into the unstarted coroutine).
+        void await_resume() const { promise.throw_if_cancel_pending(); }
+    };
+
+    struct FinalAwaiter {
+        TaskPromiseBase& promise;
+        bool await_ready() const noexcept { return false; }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<>) const noexcept {
+            if (!promise.scheduled_) {
+                return promise.continuation_ ? promise.continuation_ : std::noop_coroutine();
+            }
+            promise.complete_task();  // may free the frame: touch nothing after it
+            return std::noop_coroutine();
+        }
+        void await_resume() const noexcept {}
+    };
+
+    InitialAwaiter initial_suspend() noexcept { return {*this}; }
+    FinalAwaiter final_suspend() noexcept { return {*this}; }
+    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+    bool started_ = false;                   // first resumed (directly or as a task)
+    std::coroutine_handle<> continuation_;   // the frame awaiting this one directly
+
+    // Intrusive list of the loop's live tasks (all_tasks()).
+    TaskPromiseBase* prev_task_ = nullptr;
+    TaskPromiseBase* next_task_ = nullptr;
+
+protected:
+    ~TaskPromiseBase();
+    void complete_task() noexcept;
+    void destroy() noexcept override = 0;
+
+    std::coroutine_handle<> resume_point_;  // innermost suspended frame of this task
+    CancelHook cancel_hook_{};
+    std::unique_ptr<TaskExtras> extras_;
+    std::uint64_t id_ = 0;
+    std::uint32_t cancel_requests_ = 0;
+    bool must_cancel_ = false;
+    bool scheduled_ = false;
+    CreationSite site_;
+};
+
+template <class T>
+class TaskReturn : public TaskPromiseBase {
+public:
+    using TaskPromiseBase::TaskPromiseBase;
+    template <class U = T>
+    void return_value(U&& value) {
+        result_.emplace(std::forward<U>(value));
+    }
+    ResultStorage<T> result_;
+};
+
+template <>
+class TaskReturn<void> : public TaskPromiseBase {
+public:
+    using TaskPromiseBase::TaskPromiseBase;
+    void return_void() noexcept {}
+    ResultStorage<void> result_;
+};
+
+template <class T>
+class TaskPromise final : public TaskReturn<T> {
+public:
+    // The default argument is evaluated in the coroutine's ramp function, so it names the
+    // coroutine itself: the creation site debug reports show.
+    explicit TaskPromise(CreationSite site = CreationSite::current()) noexcept
+        : TaskReturn<T>(site) {}
+
+    static void* operator new(std::size_t size) { return allocate_frame(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept {
+        deallocate_frame(frame, size);
+    }
+
+    Task<T> get_return_object() noexcept;
+
+    std::coroutine_handle<TaskPromise> handle() noexcept {
+        return std::coroutine_handle<TaskPromise>::from_promise(*this);
+    }
+
+    /// The result, after rethrowing the exception if there is one.
+    std::add_lvalue_reference_t<T> result_or_throw() requires(!std::is_void_v<T>) {
+        this->rethrow_if_failed();
+        return this->result_.get();
+    }
+    void result_or_throw() requires std::is_void_v<T> { this->rethrow_if_failed(); }
+
+private:
+    void destroy() noexcept override { handle().destroy(); }
+};
+
+/// Debug mode: logs that a Task was destroyed without ever being awaited or scheduled,
+/// naming the coroutine (Python's "coroutine ... was never awaited").
+void report_never_awaited(const TaskPromiseBase& promise) noexcept;
+
+/// Awaits any future or task state: the awaiting task is woken when it is done.
+/// Cancelling the awaiting task cancels the awaited one (CPython semantics), unless
+/// `shielded`, in which case only the awaiter stops waiting.
+class StateAwaiterBase : private WaiterNode {
+public:
+    StateAwaiterBase(FutureStateBase& target, bool shielded) noexcept
+        : target_(&target), shielded_(shielded) {}
+    StateAwaiterBase(const StateAwaiterBase&) = delete;
+    StateAwaiterBase& operator=(const StateAwaiterBase&) = delete;
+    ~StateAwaiterBase() { FutureStateBase::remove_waiter(*this); }
+
+    bool await_ready() const noexcept { return target_->done(); }
+    void await_suspend(std::coroutine_handle<> awaiting);
+
+protected:
+    /// In await_resume: throws a cancellation that arrived while waiting and that the
+    /// awaited state did not take over.
+    void check_cancelled() {
+        if (task_ != nullptr) task_->throw_if_cancel_pending();
+    }
+
+    FutureStateBase* target_;
+    TaskPromiseBase* task_ = nullptr;
+    bool shielded_;
+
+private:
+    static void on_target_done(WaiterNode& self, FutureStateBase& target) noexcept;
+    static bool on_cancel(void* self) noexcept;
+};
+
+}  // namespace asyncio::detail

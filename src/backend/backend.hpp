@@ -1,0 +1,100 @@
+#pragma once
+
+// The one interface the event loop talks to for I/O. Operations are completion-style
+// (start an accept, a recv, a send...; be told when it finished), which is how io_uring
+// works natively and what a readiness backend like epoll can emulate by retrying the
+// system call when the descriptor becomes ready. Tasks never see the backend: awaitables
+// in src/loop/io_awaitable.hpp wrap IoOperation.
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "asyncio/clock.hpp"
+
+namespace asyncio::detail {
+
+enum class IoOpcode : std::uint8_t {
+    poll_readable,  // completes with 0 when the descriptor is readable (or in error)
+    poll_writable,  // completes with 0 when the descriptor is writable (or in error)
+    read,           // read(2) into buffer/length
+    write,          // write(2) from buffer/length
+    recv,           // recv(2) with flags
+    send,           // send(2) with flags | MSG_NOSIGNAL
+    recvmsg,        // recvmsg(2) with message/flags
+    sendmsg,        // sendmsg(2) with message/flags | MSG_NOSIGNAL
+    accept,         // accept4(2) into address/address_length; result is the new descriptor
+    connect,        // connect(2) to address/address_length; result 0
+};
+
+const char* to_string(IoOpcode opcode) noexcept;
+
+/// One I/O request. The submitter owns it and keeps it (and its buffer) alive until
+/// on_complete has been called.
+struct IoOperation {
+    IoOpcode opcode = IoOpcode::poll_readable;
+    int fd = -1;
+    int flags = 0;
+    void* buffer = nullptr;
+    std::size_t length = 0;
+    msghdr* message = nullptr;
+    sockaddr* address = nullptr;
+    socklen_t address_length = 0;
+    /// Bytes transferred, the accepted descriptor, or 0; a negative errno on failure
+    /// (-ECANCELED when cancelled).
+    long result = 0;
+    /// Called exactly once, on the loop thread, when the operation did not finish inside
+    /// submit(). It must not call back into the backend (it only wakes a task or queues a
+    /// callback), so backends may deliver completions while iterating their own queues.
+    void (*on_complete)(IoOperation& self) noexcept = nullptr;
+
+    // Backend bookkeeping.
+    IoOperation* next_queued = nullptr;
+    IoOperation* prev_queued = nullptr;
+    bool in_flight = false;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual const char* name() const noexcept = 0;
+
+    /// Starts `op`. Returns true when it finished at once (op.result is set and
+    /// on_complete is not called); otherwise on_complete comes later from poll() or cancel().
+    virtual bool submit(IoOperation& op) = 0;
+
+    /// Asks a started operation to stop. It still completes exactly once: with -ECANCELED
+    /// (possibly inside this call), or with its real result if it had already finished.
+    virtual void cancel(IoOperation& op) noexcept = 0;
+
+    /// Cancels every operation on `fd` and drops the backend's registration of it. Call
+    /// before close(fd): a closed descriptor's number can be reused at once.
+    virtual void forget_fd(int fd) noexcept = 0;
+
+    /// Waits up to `timeout` (negative: no limit, zero: don't block) for completions and
+    /// delivers them. Returns how many it delivered.
+    virtual std::size_t poll(Duration timeout) = 0;
+
+    /// Makes a poll() in progress (or the next one) return. Thread- and
+    /// async-signal-safe.
+    virtual void wakeup() noexcept = 0;
+
+    /// An eventfd that wakes the backend when 8 bytes (a uint64 of 1) are written to it:
+    /// what signal handlers use, since they cannot call wakeup() through a pointer that
+    /// might be going away.
+    virtual int wakeup_fd() const noexcept = 0;
+
+    /// Operations started and not completed yet.
+    virtual std::size_t pending() const noexcept = 0;
+};
+
+/// epoll(7) with an eventfd for wake-ups.
+std::unique_ptr<Backend> make_epoll_backend();
+
+/// The backend chosen for a new loop.
+std::unique_ptr<Backend> make_backend();
+
+}  // namespace asyncio::detail

@@ -1,0 +1,32 @@
+#include "asyncio/errors.hpp"
+
+namespace asyncio {
+namespace {
+
+std::string group_message(const std::string& message,
+                          const std::vector<std::exception_ptr>& exceptions) {
+    std::string text = message + " (" + std::to_string(exceptions.size()) + " sub-exception" +
+                       (exceptions.size() == 1 ? "" : "s") + ")";
+    for (const auto& error : exceptions) text += "\n  - " + describe(error);
+    return text;
+}
+
+}  // namespace
+
+ExceptionGroup::ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions)
+    : Error(group_message(message, exceptions)), exceptions_(std::move(exceptions)) {}
+
+std::string describe(const std::exception_ptr& error) {
+    if (!error) return "no exception";
+    try {
+        std::rethrow_exception(error);
+    } catch (const BaseException& e) {
+        return e.what();
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
+}  // namespace asyncio

@@ -1,0 +1,271 @@
+// Tasks, futures and the awaiters that connect them. See docs/design/tasks.md for the
+// life of a task: one coroutine frame holding its promise (the task state), kept alive
+// by a reference count that the loop holds while the task is pending.
+
+#include <cstdlib>
+#include <string>
+
+#include "asyncio/event_loop.hpp"
+#include "asyncio/future.hpp"
+#include "asyncio/log.hpp"
+#include "asyncio/sleep.hpp"
+#include "asyncio/task.hpp"
+#include "loop/event_loop_impl.hpp"
+
+namespace asyncio::detail {
+
+namespace {
+
+bool is_cancelled_error(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const CancelledError&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+std::string site_text(const CreationSite& site) {
+    if (site.file == nullptr) return "unknown place";
+    return std::string(site.file) + ":" + std::to_string(site.line);
+}
+
+}  // namespace
+
+// ---- FutureStateBase ----
+
+void FutureStateBase::throw_not_done(const char* operation) const {
+    throw InvalidStateError(std::string(operation) + ": " + describe() + " is not done yet");
+}
+
+void FutureStateBase::last_reference_released() noexcept {
+    // CPython logs an exception nobody looked at when the future is garbage collected;
+    // the last reference going away is the same moment here.
+    if (status_ == Status::finished && exception_ && !exception_retrieved_ && loop_ != nullptr &&
+        loop_is_alive(loop_)) {
+        const bool is_task = dynamic_cast<TaskPromiseBase*>(this) != nullptr;
+        loop_->report_error(is_task ? "Task exception was never retrieved"
+                                    : "Future exception was never retrieved",
+                            exception_, describe());
+    }
+    destroy();
+}
+
+void FutureStateBase::abandon_waiters() noexcept {
+    while (WaiterNode* node = waiters_head_) {
+        remove_waiter(*node);
+        if (node->on_abandon != nullptr) node->on_abandon(*node);
+    }
+}
+
+// ---- TaskPromiseBase ----
+
+TaskPromiseBase::~TaskPromiseBase() = default;
+
+void TaskPromiseBase::throw_cancelled() {
+    must_cancel_ = false;
+    throw CancelledError(std::string(cancel_message()));
+}
+
+bool TaskPromiseBase::cancel(std::string_view message) {
+    if (done()) return false;
+    ++cancel_requests_;
+    if (!message.empty() || extras_) {
+        if (!extras_) extras_ = std::make_unique<TaskExtras>();
+        extras_->cancel_message = std::string(message);
+    }
+    const CancelHook hook = cancel_hook_;
+    if (hook.fn != nullptr && hook.fn(hook.context)) return true;
+    must_cancel_ = true;
+    return true;
+}
+
+std::string TaskPromiseBase::name() const {
+    if (extras_ && !extras_->name.empty()) return extras_->name;
+    return "Task-" + std::to_string(id_);
+}
+
+void TaskPromiseBase::set_name(std::string name) {
+    if (!extras_) extras_ = std::make_unique<TaskExtras>();
+    extras_->name = std::move(name);
+}
+
+std::string TaskPromiseBase::describe() const {
+    std::string text = "Task '" + name() + "' (coroutine " +
+                       (site_.function != nullptr ? site_.function : "?") + " at " +
+                       site_text(site_);
+    if (extras_ && extras_->scheduled_at.file != nullptr) {
+        text += ", created at " + site_text(extras_->scheduled_at);
+    }
+    return text + ")";
+}
+
+void TaskPromiseBase::start_as_task(LoopCore& loop, std::string name, CreationSite scheduled_at) {
+    loop_ = &loop;
+    scheduled_ = true;
+    started_ = true;
+    id_ = loop.next_task_id();
+    if (!name.empty()) set_name(std::move(name));
+    if (loop.debug()) {
+        if (!extras_) extras_ = std::make_unique<TaskExtras>();
+        extras_->scheduled_at = scheduled_at;
+    }
+    resume_point_ = std::coroutine_handle<TaskPromiseBase>::from_promise(*this);
+    refs_ = 1;  // the loop's, dropped when the task is done
+    loop.register_task(*this);
+    loop.schedule(*this);
+}
+
+void TaskPromiseBase::complete_task() noexcept {
+    cancel_hook_ = {};
+    loop_->unregister_task(*this);
+    if (exception_ && is_cancelled_error(exception_)) {
+        finish(Status::cancelled);
+    } else {
+        finish(Status::finished);
+    }
+    release();  // the loop's reference; may free the frame
+}
+
+void report_never_awaited(const TaskPromiseBase& promise) noexcept {
+    LoopCore* loop = running_loop;
+    const bool debug = loop != nullptr ? loop->debug() : debug_from_environment();
+    if (!debug) return;
+    const CreationSite& site = promise.creation_site();
+    log(LogLevel::warning, std::string("coroutine '") +
+                               (site.function != nullptr ? site.function : "?") + "' (" +
+                               site_text(site) + ") was never awaited");
+}
+
+// ---- StateAwaiterBase ----
+
+void StateAwaiterBase::await_suspend(std::coroutine_handle<> awaiting) {
+    TaskPromiseBase& task = require_current_task("co_await on a task or future");
+    if (&task == target_) throw RuntimeError("Task cannot await on itself: " + task.describe());
+    task_ = &task;
+    on_done = &StateAwaiterBase::on_target_done;
+    target_->add_waiter(*this);
+    task.suspend(awaiting, CancelHook{&StateAwaiterBase::on_cancel, this});
+}
+
+void StateAwaiterBase::on_target_done(WaiterNode& self, FutureStateBase&) noexcept {
+    static_cast<StateAwaiterBase&>(self).task_->wake();
+}
+
+bool StateAwaiterBase::on_cancel(void* self) noexcept {
+    auto& awaiter = *static_cast<StateAwaiterBase*>(self);
+    if (awaiter.shielded_) {
+        // shield(): stop waiting, leave the awaited task running.
+        FutureStateBase::remove_waiter(awaiter);
+        awaiter.task_->wake();
+        return false;
+    }
+    try {
+        return awaiter.target_->cancel(awaiter.task_->cancel_message());
+    } catch (...) {
+        return false;
+    }
+}
+
+// ---- SleepAwaiter ----
+
+void SleepAwaiter::await_suspend(std::coroutine_handle<> awaiting) {
+    TaskPromiseBase& task = require_current_task("sleep()");
+    task_ = &task;
+    if (delay_ <= Duration::zero()) {
+        // A bare yield, as Python's sleep(0): a pending cancel is delivered on resume.
+        task.suspend(awaiting, CancelHook{});
+        task.wake();
+        return;
+    }
+    LoopCore& loop = *task.loop();
+    deadline = loop.now() + delay_;
+    fire = &SleepAwaiter::on_deadline;
+    loop.add_timer(*this);
+    task.suspend(awaiting, CancelHook{&SleepAwaiter::on_cancel, this});
+}
+
+void SleepAwaiter::on_deadline(TimerNode& node) noexcept {
+    static_cast<SleepAwaiter&>(node).task_->wake();
+}
+
+bool SleepAwaiter::on_cancel(void* self) noexcept {
+    auto& sleeper = *static_cast<SleepAwaiter*>(self);
+    if (sleeper.scheduled()) sleeper.task_->loop()->remove_timer(sleeper);
+    sleeper.cancelled_ = true;
+    sleeper.task_->wake();
+    return true;
+}
+
+// ---- Futures ----
+
+bool FutureStateCommon::cancel(std::string_view message) {
+    if (done()) return false;
+    exception_ = std::make_exception_ptr(CancelledError(std::string(message)));
+    finish(Status::cancelled);
+    return true;
+}
+
+std::string FutureStateCommon::describe() const {
+    switch (status_) {
+        case Status::pending: return "Future (pending)";
+        case Status::finished: return exception_ ? "Future (failed)" : "Future (finished)";
+        case Status::cancelled: return "Future (cancelled)";
+    }
+    return "Future";
+}
+
+void FutureStateCommon::set_exception(std::exception_ptr error) {
+    if (done()) throw_already_done("set_exception()");
+    if (!error) throw InvalidStateError("set_exception(): the exception pointer is null");
+    exception_ = std::move(error);
+    finish(Status::finished);
+}
+
+void FutureStateCommon::throw_already_done(const char* operation) const {
+    throw InvalidStateError(std::string(operation) + ": " + describe() + " is already done");
+}
+
+std::string CallbackBase::describe() const {
+    return std::string("callback scheduled in ") +
+           (site_.function != nullptr ? site_.function : "?") + " at " + site_text(site_);
+}
+
+// ---- helpers ----
+
+TaskPromiseBase& require_current_task(const char* what) {
+    LoopCore* loop = running_loop;
+    if (loop == nullptr || loop->current_task() == nullptr) {
+        throw RuntimeError(std::string(what) +
+                           " must be awaited inside a task running on an asyncio event loop");
+    }
+    return *loop->current_task();
+}
+
+LoopCore& require_running_loop() {
+    LoopCore* loop = running_loop;
+    if (loop == nullptr) throw RuntimeError("no running event loop");
+    return *loop;
+}
+
+}  // namespace asyncio::detail
+
+namespace asyncio {
+
+TaskHandle<> current_task() {
+    detail::LoopCore* loop = detail::running_loop;
+    if (loop == nullptr || loop->current_task() == nullptr) return TaskHandle<>();
+    return TaskHandle<>(loop->current_task());
+}
+
+std::vector<TaskHandle<>> all_tasks() {
+    detail::LoopCore& loop = detail::require_running_loop();
+    std::vector<TaskHandle<>> tasks;
+    for (auto* task = loop.first_task(); task != nullptr; task = task->next_task_) {
+        tasks.emplace_back(task);
+    }
+    return tasks;
+}
+
+}  // namespace asyncio
