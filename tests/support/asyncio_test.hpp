@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/co_assert.hpp"
+
 namespace asyncio::testing {
 
 /// Number of open file descriptors of this process.
@@ -71,3 +73,4 @@ ManualClock& manual_clock();
 
 /// A coroutine test on a fresh loop with a ManualClock: `sleep(30s)` returns at once.
 #define ASYNCIO_TEST(suite, name) ASYNCIO_TEST_WITH(suite, name, (::asyncio::testing::TestOptions{}))
+

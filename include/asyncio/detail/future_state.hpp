@@ -140,6 +140,7 @@ public:
     bool done() const noexcept { return status_ != Status::pending; }
     bool cancelled() const noexcept { return status_ == Status::cancelled; }
     Status status() const noexcept { return status_; }
+    bool has_exception() const noexcept { return exception_ != nullptr; }
     LoopCore* loop() const noexcept { return loop_; }
 
     void add_ref() noexcept { ++refs_; }

@@ -80,6 +80,8 @@ public:
 
     bool cancel(std::string_view message) override;
     std::uint32_t cancelling() const noexcept { return cancel_requests_; }
+    /// A cancellation was requested and not yet delivered to the coroutine.
+    bool cancel_pending() const noexcept { return must_cancel_; }
     std::uint32_t uncancel() noexcept {
         if (cancel_requests_ > 0 && --cancel_requests_ == 0) must_cancel_ = false;
         return cancel_requests_;
@@ -226,6 +228,13 @@ protected:
 private:
     static void on_target_done(WaiterNode& self, FutureStateBase& target) noexcept;
     static bool on_cancel(void* self) noexcept;
+};
+
+/// Waits until a state is done without cancelling it when the waiting task is cancelled.
+class ShieldedWait : public StateAwaiterBase {
+public:
+    explicit ShieldedWait(FutureStateBase& target) noexcept : StateAwaiterBase(target, true) {}
+    void await_resume() { check_cancelled(); }
 };
 
 }  // namespace asyncio::detail
