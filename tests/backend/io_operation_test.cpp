@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "backend/fault/fault_injection.hpp"
 #include "loop/io_awaitable.hpp"
 #include "support/asyncio_test.hpp"
 
@@ -159,4 +160,43 @@ ASYNCIO_TEST(IoOperation, WaitReadableCompletesWhenDataArrives) {
     EXPECT_FALSE(waiter.done());
     EXPECT_EQ(::write(pipe.write_end, "z", 1), 1);
     EXPECT_EQ(co_await waiter, 0);
+}
+
+// The fault hook of RELIABILITY-NOTES: the k-th operation fails with a chosen errno, or
+// transfers fewer bytes, whatever the backend.
+ASYNCIO_TEST(IoOperation, FaultHookFailsTheChosenOperation) {
+    Pipe pipe;
+    auto injected = asyncio::detail::inject_faults(
+        asyncio::get_running_loop(),
+        {.opcode = asyncio::detail::IoOpcode::write, .first = 2, .error = EPIPE});
+    EXPECT_EQ(co_await IoAwaitable::write(pipe.write_end, "a", 1), 1);
+    EXPECT_EQ(co_await IoAwaitable::write(pipe.write_end, "b", 1), -EPIPE);
+    EXPECT_EQ(co_await IoAwaitable::write(pipe.write_end, "c", 1), 1);
+    EXPECT_EQ(*injected, 1u);
+    char buffer[4] = {};
+    EXPECT_EQ(co_await IoAwaitable::read(pipe.read_end, buffer, sizeof buffer), 2);
+    EXPECT_EQ(std::string(buffer, 2), "ac");
+}
+
+ASYNCIO_TEST(IoOperation, FaultHookShortensTransfersKeepingData) {
+    Pipe pipe;
+    asyncio::detail::inject_faults(asyncio::get_running_loop(),
+                                   {.opcode = asyncio::detail::IoOpcode::write,
+                                    .first = 1,
+                                    .every = 1,
+                                    .max_bytes = 3});
+    const std::string message = "hello world";
+    std::size_t sent = 0;
+    int writes = 0;
+    while (sent < message.size()) {
+        const long n = co_await IoAwaitable::write(pipe.write_end, message.data() + sent,
+                                                   message.size() - sent);
+        CO_ASSERT_TRUE(n > 0 && n <= 3);
+        sent += static_cast<std::size_t>(n);
+        ++writes;
+    }
+    EXPECT_EQ(writes, 4);
+    char buffer[32] = {};
+    EXPECT_EQ(co_await IoAwaitable::read(pipe.read_end, buffer, sizeof buffer), 11);
+    EXPECT_EQ(std::string(buffer, 11), message);
 }
