@@ -3,7 +3,7 @@
 # checks: a find_package(asyncio) consumer and a pkg-config consumer against a temporary
 # prefix.
 #
-#   scripts/test.sh             dev asan tsan clang, then the install checks
+#   scripts/test.sh             dev release asan tsan clang, then the install checks
 #   scripts/test.sh dev tsan    only these presets; the install checks run when dev is one
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ root=$PWD
 if (($# > 0)); then
     presets=("$@")
 else
-    presets=(dev asan tsan clang)
+    presets=(dev release asan tsan clang)
 fi
 
 timings=()

@@ -157,6 +157,7 @@ public:
     template <class F>
     Handle call_soon(F callback, detail::CreationSite site = detail::CreationSite::current()) {
         check_thread("call_soon()");
+        check_open("call_soon()");
         auto* item = new detail::CallbackImpl<std::decay_t<F>>(std::move(callback));
         item->site_ = site;
         item->add_ref();  // one for the queue, one for the handle
@@ -175,6 +176,7 @@ public:
     TimerHandle call_at(TimePoint when, F callback,
                         detail::CreationSite site = detail::CreationSite::current()) {
         check_thread("call_at()");
+        check_open("call_at()");
         auto* item =
             new detail::TimerCallbackImpl<std::decay_t<F>>(*this, std::move(callback));
         item->site_ = site;
@@ -186,9 +188,10 @@ public:
     Handle call_soon_threadsafe(F callback,
                                 detail::CreationSite site = detail::CreationSite::current()) {
         auto* item = make_callback(std::move(callback), site);
-        item->add_ref();
+        Handle handle(item);  // adopts the creation reference
+        item->add_ref();      // the queue's, taken over by post_threadsafe
         post_threadsafe(item);
-        return Handle(item);
+        return handle;
     }
 
     // ---- tasks ----
@@ -198,7 +201,7 @@ public:
     TaskHandle<T> create_task(Task<T> task, std::string name = {},
                               detail::CreationSite site = detail::CreationSite::current()) {
         check_thread("create_task()");
-        if (is_closed()) throw RuntimeError("create_task() on a closed event loop");
+        check_open("create_task()");
         return detail::schedule_task(*this, std::move(task), std::move(name), site);
     }
 
@@ -292,8 +295,8 @@ auto EventLoop::run_in_executor(F fn) -> Future<std::invoke_result_t<F&>> {
         } catch (...) {
             error = std::current_exception();
         }
-        call_soon_threadsafe([this, f = std::move(carried), value = std::move(value),
-                              error]() mutable {
+        post_threadsafe(make_callback(
+            [this, f = std::move(carried), value = std::move(value), error]() mutable {
             end_external_work();
             if (f.done()) return;  // cancelled meanwhile: the result is dropped
             if (error) {
@@ -303,7 +306,7 @@ auto EventLoop::run_in_executor(F fn) -> Future<std::invoke_result_t<F&>> {
             } else {
                 f.set_result(std::move(*value));
             }
-        });
+        }, detail::CreationSite::current()));
     }));
     return future;
 }

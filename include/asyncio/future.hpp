@@ -101,8 +101,13 @@ public:
     template <class F>
     void add_done_callback(F callback) const;
 
-    /// Waits for the future; gives a copy of the value (`co_await std::move(f)` moves it).
-    auto operator co_await() const& { return Awaiter<false>{*state_.get(), false}; }
+    /// Waits for the future; gives a copy of the value (`co_await std::move(f)` moves it,
+    /// which move-only values require).
+    auto operator co_await() const& {
+        static_assert(std::is_void_v<T> || std::is_copy_constructible_v<T>,
+                      "this value type cannot be copied: co_await std::move(future)");
+        return Awaiter<false>{*state_.get(), false};
+    }
     auto operator co_await() && { return Awaiter<true>{*state_.get(), false}; }
 
     /// Wraps an existing state (internal).
@@ -125,7 +130,7 @@ private:
             state->rethrow_if_failed();
             if constexpr (std::is_void_v<T>) {
                 return;
-            } else if constexpr (Move || !std::is_copy_constructible_v<T>) {
+            } else if constexpr (Move) {
                 return std::move(state->result_.get());
             } else {
                 return state->result_.get();

@@ -46,6 +46,7 @@ EventLoop::Impl& impl_of(const LoopCore* core) {
 
 void release_timer_if_callback(TimerNode& node) noexcept {
     if (node.fire == &TimerCallbackBase::on_deadline) {
+        static_cast<TimerCallbackBase&>(node).discard();
         static_cast<TimerCallbackBase&>(node).release();
     }
 }
@@ -79,6 +80,11 @@ void LoopCore::report_wrong_thread(const char* operation) const {
     throw RuntimeError(std::string("Non-thread-safe operation invoked on an event loop other "
                                    "than the current one: ") +
                        operation + " called from a thread that does not run the loop");
+}
+
+void LoopCore::report_closed(const char* operation) const {
+    throw RuntimeError(std::string("Event loop is closed: ") + operation +
+                       " called after close()");
 }
 
 void LoopCore::register_task(TaskPromiseBase& task) noexcept {
@@ -127,6 +133,7 @@ void TimerHandle::cancel() const noexcept {
     auto* timer = static_cast<detail::TimerCallbackBase*>(callback_);
     if (timer->scheduled()) {
         timer->loop()->remove_timer(*timer);
+        timer->discard();  // not running (it is still in the heap): free its captures now
         timer->release();  // the heap's reference
     }
 }
@@ -167,6 +174,8 @@ bool EventLoop::is_closed() const noexcept { return impl_->closed; }
 
 void EventLoop::stop() noexcept {
     impl_->stopping.store(true, std::memory_order_release);
+    // Under the lock: close() on another thread may be releasing the backend.
+    std::lock_guard lock(impl_->threadsafe_mutex);
     if (impl_->backend) impl_->backend->wakeup();
 }
 
@@ -282,6 +291,7 @@ void EventLoop::Impl::run_ready(ReadyItem& item) noexcept {
             loop.report_error("Exception in " + callback.describe(), std::current_exception(), "");
         }
     }
+    callback.discard();
     callback.release();
 }
 
@@ -326,21 +336,23 @@ TimerHandle EventLoop::schedule_timer(TimePoint when, detail::TimerCallbackBase*
 }
 
 void EventLoop::post_threadsafe(CallbackBase* callback) {
-    bool was_empty;
-    {
-        std::lock_guard lock(impl_->threadsafe_mutex);
-        if (impl_->closed) {
-            callback->release();
-            callback->release();
-            throw RuntimeError("call_soon_threadsafe() on a closed event loop");
-        }
-        was_empty = impl_->threadsafe_queue.empty();
-        impl_->threadsafe_queue.push_back(callback);
-        impl_->threadsafe_pending.store(true, std::memory_order_release);
+    std::lock_guard lock(impl_->threadsafe_mutex);
+    if (impl_->closed) {
+        callback->release();
+        throw RuntimeError("Event loop is closed: call_soon_threadsafe() called after close()");
     }
+    const bool was_empty = impl_->threadsafe_queue.empty();
+    try {
+        impl_->threadsafe_queue.push_back(callback);
+    } catch (...) {
+        callback->release();
+        throw;
+    }
+    impl_->threadsafe_pending.store(true, std::memory_order_release);
     // Only the first post after a drain needs to wake the loop: the loop empties the whole
     // queue under the lock, so a later post either finds it non-empty (a wake-up is on its
-    // way) or empty (and wakes it itself).
+    // way) or empty (and wakes it itself). The wake-up is written under the lock so that
+    // close() cannot release the backend meanwhile.
     if (was_empty) impl_->backend->wakeup();
 }
 
@@ -399,19 +411,49 @@ std::unique_ptr<detail::FdWatch> make_watch(EventLoop& loop, int fd, detail::IoO
 
 void watch_fired(detail::IoOperation& op) noexcept {
     auto& watch = static_cast<detail::FdWatch&>(op);
-    if (!watch.active || op.result == -ECANCELED) return;
+    if (!watch.active || op.result == -ECANCELED) {
+        if (!watch.active) watch.loop->impl().free_retired(watch);
+        return;
+    }
     // Run the callback through the ready queue, like every other callback.
     watch.queued = true;
     auto* run = new detail::CallbackImpl([&watch] {
+        EventLoop::Impl& impl = watch.loop->impl();
+        if (watch.active) {
+            // The callback may remove or replace itself: run it from a local, and put it
+            // back only if nobody installed another one meanwhile.
+            std::function<void()> callback = std::move(watch.callback);
+            watch.callback = nullptr;
+            struct Restore {
+                detail::FdWatch& watch;
+                std::function<void()>& callback;
+                ~Restore() {
+                    if (watch.active && !watch.callback) watch.callback = std::move(callback);
+                }
+            } restore{watch, callback};
+            callback();
+        }
         watch.queued = false;
-        if (!watch.active) return;
-        watch.callback();
-        if (watch.active) watch.loop->impl().rearm(watch);
+        if (watch.active) {
+            impl.rearm(watch);
+        } else {
+            impl.free_retired(watch);
+        }
     });
     watch.loop->schedule(*run);
 }
 
 }  // namespace
+
+void EventLoop::Impl::free_retired(detail::FdWatch& watch) noexcept {
+    if (watch.active || watch.queued || watch.in_flight) return;
+    for (auto it = retired_watches.begin(); it != retired_watches.end(); ++it) {
+        if (it->get() == &watch) {
+            retired_watches.erase(it);  // frees the watch
+            return;
+        }
+    }
+}
 
 void EventLoop::Impl::rearm(detail::FdWatch& watch) {
     if (backend->submit(watch)) watch_fired(watch);  // finished at once (e.g. EBADF)
@@ -556,6 +598,7 @@ void EventLoop::Impl::drop_callbacks() noexcept {
     while (item != nullptr) {
         ReadyItem* next = item->next_ready_;
         if (item->ready_kind_ == ReadyItem::Kind::callback) {
+            static_cast<CallbackBase&>(*item).discard();
             static_cast<CallbackBase&>(*item).release();
         }
         item = next;
@@ -571,6 +614,7 @@ void EventLoop::close() {
     {
         std::lock_guard lock(impl_->threadsafe_mutex);
         impl_->closed = true;
+        closed_ = true;
     }
     impl_->drain_threadsafe();
 
@@ -581,7 +625,10 @@ void EventLoop::close() {
     // dropped with the rest of the ready queue just below.
     for (auto& [fd, watch] : impl_->readers) watch->active = false;
     for (auto& [fd, watch] : impl_->writers) watch->active = false;
-    impl_->backend.reset();
+    {
+        std::lock_guard lock(impl_->threadsafe_mutex);  // stop() may be waking it
+        impl_->backend.reset();
+    }
     impl_->drop_callbacks();
     impl_->readers.clear();
     impl_->writers.clear();
@@ -589,7 +636,7 @@ void EventLoop::close() {
 
     while (!impl_->timers.empty()) {
         detail::TimerNode& node = impl_->timers.pop();
-        detail::release_timer_if_callback(node);
+        detail::release_timer_if_callback(node);  // discards and releases
     }
 
     // Tasks still pending are destroyed, as CPython's garbage collector would, with the

@@ -51,6 +51,8 @@ struct EventLoop::Impl {
     void dispatch_signals();
     bool has_ready() const noexcept { return loop.ready_head_ != nullptr; }
     void rearm(detail::FdWatch& watch);
+    /// Frees a removed watch once no run of its callback and no operation refers to it.
+    void free_retired(detail::FdWatch& watch) noexcept;
     void drop_callbacks() noexcept;
 
     EventLoop& loop;

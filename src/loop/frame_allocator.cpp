@@ -57,7 +57,7 @@ void* allocate_frame(std::size_t size) {
     return ::operator new(size);
 }
 
-void deallocate_frame(void* frame, std::size_t size) noexcept {
+void deallocate_frame(void* frame, [[maybe_unused]] std::size_t size) noexcept {
     frames_alive.fetch_sub(1, std::memory_order_relaxed);
 #if !defined(ASYNCIO_SANITIZED)
     const std::size_t cls = size_class(size);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <exception>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,10 @@ public:
     CallbackBase() noexcept : ReadyItem(Kind::callback) {}
     virtual ~CallbackBase() = default;
     virtual void invoke() = 0;
+    /// Destroys the callable and what it captured. The loop calls it on its own thread
+    /// once the callback has run or been dropped, so that captures bound to the loop (a
+    /// Future, a TaskHandle) never die on another thread holding the last Handle.
+    virtual void discard() noexcept {}
     /// What the callback is, for debug reports ("callback created at file:line").
     virtual std::string describe() const;
 
@@ -55,11 +60,12 @@ private:
 template <class F>
 class CallbackImpl final : public CallbackBase {
 public:
-    explicit CallbackImpl(F fn) : fn_(std::move(fn)) {}
-    void invoke() override { fn_(); }
+    explicit CallbackImpl(F fn) : fn_(std::in_place, std::move(fn)) {}
+    void invoke() override { (*fn_)(); }
+    void discard() noexcept override { fn_.reset(); }
 
 private:
-    F fn_;
+    std::optional<F> fn_;
 };
 
 /// A callback that waits in the loop's timer heap first (call_later / call_at). The heap
@@ -84,11 +90,13 @@ private:
 template <class F>
 class TimerCallbackImpl final : public TimerCallbackBase {
 public:
-    TimerCallbackImpl(LoopCore& loop, F fn) : TimerCallbackBase(loop), fn_(std::move(fn)) {}
-    void invoke() override { fn_(); }
+    TimerCallbackImpl(LoopCore& loop, F fn)
+        : TimerCallbackBase(loop), fn_(std::in_place, std::move(fn)) {}
+    void invoke() override { (*fn_)(); }
+    void discard() noexcept override { fn_.reset(); }
 
 private:
-    F fn_;
+    std::optional<F> fn_;
 };
 
 /// Storage for a result that may be absent (unset union: no default construction of T).

@@ -84,6 +84,11 @@ public:
         if (debug_ && std::this_thread::get_id() != owner_thread_) report_wrong_thread(operation);
     }
 
+    /// Throws RuntimeError("Event loop is closed") after close().
+    void check_open(const char* operation) const {
+        if (closed_) report_closed(operation);
+    }
+
     /// Work the loop cannot see in its queues (thread-pool jobs, I/O in flight): while it is
     /// non-zero, a ManualClock does not jump ahead.
     void begin_external_work() noexcept { ++external_work_; }
@@ -104,12 +109,14 @@ protected:
     LoopCore() = default;
     ~LoopCore() = default;
     [[noreturn]] void report_wrong_thread(const char* operation) const;
+    [[noreturn]] void report_closed(const char* operation) const;
 
     ReadyItem* ready_head_ = nullptr;
     ReadyItem* ready_tail_ = nullptr;
     TaskPromiseBase* current_task_ = nullptr;
     const Clock* clock_ = nullptr;
     bool debug_ = false;
+    bool closed_ = false;
     std::thread::id owner_thread_ = std::this_thread::get_id();
     std::size_t external_work_ = 0;
     std::uint64_t task_counter_ = 0;
