@@ -24,7 +24,14 @@ inline constexpr ReturnExceptions return_exceptions{};
 
 namespace detail {
 
-template <bool CollectErrors, class... Handles>
+/// Which arguments of a tuple gather() the gather alone can see (Task<T> arguments): their
+/// results are moved out; shared handles and futures keep theirs.
+template <bool... Owned>
+struct OwnedFlags {
+    static constexpr bool values[] = {Owned..., false};
+};
+
+template <bool CollectErrors, class Flags, class... Handles>
 class [[nodiscard]] GatherTuple {
 public:
     explicit GatherTuple(std::tuple<Handles...> handles)
@@ -62,7 +69,7 @@ private:
                 outcome<I>()...};
         } else {
             return std::tuple<value_or_monostate<typename traits_of<Handles>::value_type>...>{
-                take_value<true>(std::get<I>(handles_))...};
+                take_value<Flags::values[I]>(std::get<I>(handles_))...};
         }
     }
     template <std::size_t I>
@@ -72,7 +79,7 @@ private:
         if (auto* state = state_of(handle); state->has_exception()) {
             return Result<T>(state->take_exception());
         }
-        return Result<T>(take_value<true>(handle));
+        return Result<T>(take_value<Flags::values[I]>(handle));
     }
 
     std::tuple<Handles...> handles_;
@@ -144,8 +151,8 @@ auto make_gather_tuple(Awaitables&&... awaitables) {
     using Tuple = std::tuple<typename traits_of<Awaitables>::handle_type...>;
     // Braced initialization: children are scheduled in argument order.
     Tuple handles{traits_of<Awaitables>::to_handle(loop, std::forward<Awaitables>(awaitables))...};
-    return GatherTuple<CollectErrors, typename traits_of<Awaitables>::handle_type...>(
-        std::move(handles));
+    return GatherTuple<CollectErrors, OwnedFlags<traits_of<Awaitables>::owned...>,
+                       typename traits_of<Awaitables>::handle_type...>(std::move(handles));
 }
 
 template <bool CollectErrors, class Range>

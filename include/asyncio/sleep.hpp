@@ -12,9 +12,10 @@ namespace detail {
 
 /// What sleep() returns: a timer in the loop's heap while the task waits. Lives in the
 /// awaiting coroutine's frame, so a sleep allocates nothing.
-class [[nodiscard]] SleepAwaiter : private TimerNode {
+class [[nodiscard]] SleepAwaiter : private TimerNode, private ActionItem {
 public:
-    explicit SleepAwaiter(Duration delay) noexcept : delay_(delay) {}
+    explicit SleepAwaiter(Duration delay) noexcept
+        : ActionItem(&SleepAwaiter::on_due), delay_(delay) {}
     SleepAwaiter(const SleepAwaiter&) = delete;
     SleepAwaiter& operator=(const SleepAwaiter&) = delete;
     ~SleepAwaiter() {
@@ -30,11 +31,13 @@ public:
 
 private:
     static void on_deadline(TimerNode& node) noexcept;
+    static void on_due(ActionItem& action) noexcept;
     static bool on_cancel(void* self) noexcept;
 
     Duration delay_;
     TaskPromiseBase* task_ = nullptr;
     bool cancelled_ = false;
+    bool woken_ = false;
 };
 
 }  // namespace detail

@@ -39,8 +39,11 @@ public:
 private:
     enum class State : std::uint8_t { entered, expiring, expired, exited };
     static void on_deadline(detail::TimerNode& node) noexcept;
+    void expire() noexcept;
+    void drop_pending_expiry() noexcept;
 
     detail::TaskPromiseBase* task_;
+    detail::CallbackBase* pending_expiry_ = nullptr;  // queued, not yet run
     std::optional<TimePoint> when_;
     std::uint32_t cancelling_at_entry_;
     bool cancel_pending_at_entry_;

@@ -283,6 +283,11 @@ void EventLoop::Impl::run_ready(ReadyItem& item) noexcept {
         loop.current_task_ = nullptr;
         return;
     }
+    if (item.ready_kind_ == ReadyItem::Kind::action) {
+        auto& action = static_cast<detail::ActionItem&>(item);
+        action.run_action(action);
+        return;
+    }
     auto& callback = static_cast<CallbackBase&>(item);
     if (!callback.is_cancelled()) {
         try {
@@ -297,6 +302,10 @@ void EventLoop::Impl::run_ready(ReadyItem& item) noexcept {
 
 void EventLoop::Impl::run_timed(ReadyItem& item) noexcept {
     // Debug mode: hold the task so it can still be named after a step that finished it.
+    if (item.ready_kind_ == ReadyItem::Kind::action) {
+        run_ready(item);  // a timer's bookkeeping: nothing user-visible to time
+        return;
+    }
     TaskPromiseBase* task = nullptr;
     if (item.ready_kind_ == ReadyItem::Kind::task) {
         task = &static_cast<TaskPromiseBase&>(item);

@@ -3,11 +3,6 @@
 namespace asyncio::detail {
 namespace {
 
-bool failed(const FutureStateBase& state) noexcept {
-    return state.cancelled() ||
-           (state.status() == FutureStateBase::Status::finished && state.has_exception());
-}
-
 /// Marks a child's exception retrieved when it finishes after its gather() returned.
 struct RetrieveWhenDone : WaiterNode {
     RetrieveWhenDone() {
@@ -24,12 +19,18 @@ struct RetrieveWhenDone : WaiterNode {
 }  // namespace
 
 MultiWait::MultiWait(std::vector<FutureStateBase*> children, WakeWhen wake_when,
-                     bool cancel_children_on_cancel)
-    : children_(std::move(children)),
+                     bool gather_semantics)
+    : ActionItem(&MultiWait::on_due),
+      children_(std::move(children)),
       nodes_(children_.size()),
       wake_when_(wake_when),
-      cancel_children_(cancel_children_on_cancel) {
+      cancel_children_(gather_semantics) {
     fire = &MultiWait::on_deadline;
+}
+
+bool MultiWait::failed(const FutureStateBase& child) const noexcept {
+    if (child.cancelled()) return cancel_children_;  // gather: cancelled counts as raising
+    return child.status() == FutureStateBase::Status::finished && child.has_exception();
 }
 
 MultiWait::~MultiWait() {
@@ -106,7 +107,13 @@ void MultiWait::on_child_done(WaiterNode& node, FutureStateBase&) noexcept {
     child.wait->child_done(child.index);
 }
 
-void MultiWait::on_deadline(TimerNode& node) noexcept { static_cast<MultiWait&>(node).wake(); }
+void MultiWait::on_deadline(TimerNode& node) noexcept {
+    // Through the ready queue, like every expired timer (see ActionItem).
+    auto& wait = static_cast<MultiWait&>(node);
+    wait.task_->loop()->schedule(static_cast<ActionItem&>(wait));
+}
+
+void MultiWait::on_due(ActionItem& action) noexcept { static_cast<MultiWait&>(action).wake(); }
 
 bool MultiWait::on_cancel(void* self) noexcept {
     auto& wait = *static_cast<MultiWait*>(self);

@@ -187,13 +187,25 @@ void SleepAwaiter::await_suspend(std::coroutine_handle<> awaiting) {
 }
 
 void SleepAwaiter::on_deadline(TimerNode& node) noexcept {
-    static_cast<SleepAwaiter&>(node).task_->wake();
+    auto& sleeper = static_cast<SleepAwaiter&>(node);
+    sleeper.task_->loop()->schedule(static_cast<ActionItem&>(sleeper));
+}
+
+void SleepAwaiter::on_due(ActionItem& action) noexcept {
+    auto& sleeper = static_cast<SleepAwaiter&>(action);
+    // A cancel() earlier in this batch already woke the task (CPython:
+    // _set_result_unless_cancelled). The frame is alive: the task resumes next iteration.
+    if (sleeper.woken_) return;
+    sleeper.woken_ = true;
+    sleeper.task_->wake();
 }
 
 bool SleepAwaiter::on_cancel(void* self) noexcept {
     auto& sleeper = *static_cast<SleepAwaiter*>(self);
+    if (sleeper.woken_) return false;
     if (sleeper.scheduled()) sleeper.task_->loop()->remove_timer(sleeper);
     sleeper.cancelled_ = true;
+    sleeper.woken_ = true;
     sleeper.task_->wake();
     return true;
 }

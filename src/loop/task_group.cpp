@@ -90,8 +90,17 @@ void TaskGroup::adopt(const TaskHandle<>& task) {
 }
 
 void TaskGroup::child_done(detail::WaiterNode& node, detail::FutureStateBase&) noexcept {
+    // CPython runs _on_task_done as a done callback, i.e. in a later batch: children that
+    // fail in the same iteration all finish (and are all reported) before any sibling is
+    // cancelled. The group outlives the callback: join() waits for every child's.
     auto& child = static_cast<Child&>(node);
-    child.group->on_child_done(child);
+    TaskGroup* group = child.group;
+    try {
+        auto* callback = new detail::CallbackImpl([group, &child] { group->on_child_done(child); });
+        group->parent_->loop()->schedule(*callback);
+    } catch (...) {
+        group->on_child_done(child);  // out of memory: handle it now rather than never
+    }
 }
 
 void TaskGroup::abort() noexcept {
@@ -166,6 +175,12 @@ Task<> TaskGroup::join(std::exception_ptr body_error) {
 
     if (body_error && !is_cancelled_error(body_error)) errors_.push_back(body_error);
     if (!errors_.empty()) {
+        // A cancellation from outside the group is still owed to the parent: un-cancel and
+        // re-cancel to keep its count stable (CPython 3.13, gh-116720).
+        if (parent_->cancelling() > 0) {
+            parent_->uncancel();
+            parent_->cancel("");
+        }
         std::vector<std::exception_ptr> errors = std::move(errors_);
         errors_.clear();
         throw ExceptionGroup("unhandled errors in a TaskGroup", std::move(errors));

@@ -17,6 +17,7 @@ Timeout::Timeout(std::optional<TimePoint> when)
 
 Timeout::~Timeout() {
     if (state_ != State::exited && state_ != State::expired) exit(false);
+    drop_pending_expiry();
     if (scheduled()) task_->loop()->remove_timer(*this);
 }
 
@@ -26,6 +27,7 @@ void Timeout::reschedule(std::optional<TimePoint> when) {
                            (state_ == State::exited ? "ended" : "already expired"));
     }
     when_ = when;
+    drop_pending_expiry();
     if (scheduled()) task_->loop()->remove_timer(*this);
     if (when) {
         deadline = *when;
@@ -34,15 +36,37 @@ void Timeout::reschedule(std::optional<TimePoint> when) {
 }
 
 void Timeout::on_deadline(detail::TimerNode& node) noexcept {
+    // As CPython's _on_timeout handle, the expiry runs in the ready batch, so that other
+    // callbacks due at the same time (an outer cancel(), say) keep their order with it.
     auto& scope = static_cast<Timeout&>(node);
-    scope.state_ = State::expiring;
     try {
-        scope.task_->cancel("");
+        auto* expiry = new detail::CallbackImpl([&scope] { scope.expire(); });
+        expiry->add_ref();  // one for the queue, one for the scope
+        scope.pending_expiry_ = expiry;
+        scope.task_->loop()->schedule(*expiry);
+    } catch (...) {
+        scope.expire();  // out of memory: expire at once rather than never
+    }
+}
+
+void Timeout::drop_pending_expiry() noexcept {
+    if (pending_expiry_ == nullptr) return;
+    pending_expiry_->mark_cancelled();  // the scope ends before its expiry ran
+    pending_expiry_->release();
+    pending_expiry_ = nullptr;
+}
+
+void Timeout::expire() noexcept {
+    drop_pending_expiry();
+    state_ = State::expiring;
+    try {
+        task_->cancel("");
     } catch (...) {
     }
 }
 
 bool Timeout::exit(bool leaving_with_cancel) noexcept {
+    drop_pending_expiry();
     if (scheduled()) task_->loop()->remove_timer(*this);
     if (state_ == State::expiring) {
         state_ = State::expired;

@@ -32,11 +32,23 @@ struct CreationSite {
 /// An entry of the loop's ready queue: either a task to step or a callback handle to run.
 /// The link lives in the entry itself, so scheduling never allocates.
 struct ReadyItem {
-    enum class Kind : std::uint8_t { task, callback };
+    enum class Kind : std::uint8_t { task, callback, action };
     explicit ReadyItem(Kind kind) noexcept : ready_kind_(kind) {}
 
     ReadyItem* next_ready_ = nullptr;
     Kind ready_kind_;
+};
+
+/// A step the loop runs in its batch on behalf of an object that outlives the batch
+/// (e.g. a sleep's deadline): no allocation, no reference count.
+///
+/// Expired timers act through the ready queue rather than at once, as CPython's timer
+/// handles do: a task woken by its deadline resumes in the next iteration, after the
+/// callbacks due at the same time.
+struct ActionItem : ReadyItem {
+    explicit ActionItem(void (*run)(ActionItem&) noexcept) noexcept
+        : ReadyItem(Kind::action), run_action(run) {}
+    void (*run_action)(ActionItem& self) noexcept;
 };
 
 /// A timer of the loop's heap. The owner keeps the node alive while it is scheduled; the

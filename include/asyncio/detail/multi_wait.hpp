@@ -11,12 +11,14 @@ namespace asyncio::detail {
 /// Waits for several futures or tasks at once, for gather() and wait(). The awaiting task
 /// is woken once, when the condition is met, the deadline passes, or (gather) the first
 /// child fails. Embedded in the awaiter, so it lives in the awaiting coroutine's frame.
-class MultiWait : private TimerNode {
+class MultiWait : private TimerNode, private ActionItem {
 public:
     enum class WakeWhen { all_done, first_done, first_failure };
 
-    MultiWait(std::vector<FutureStateBase*> children, WakeWhen wake_when,
-              bool cancel_children_on_cancel);
+    /// `gather_semantics`: cancelling the waiting task cancels the children, and a cancelled
+    /// child counts as a failure (gather). Otherwise (wait) the children are left alone and
+    /// only a child that raised counts as a failure.
+    MultiWait(std::vector<FutureStateBase*> children, WakeWhen wake_when, bool gather_semantics);
     MultiWait(const MultiWait&) = delete;
     MultiWait& operator=(const MultiWait&) = delete;
     ~MultiWait();
@@ -52,7 +54,9 @@ private:
     void child_done(std::size_t index) noexcept;
     void wake() noexcept;
     static void on_child_done(WaiterNode& node, FutureStateBase& state) noexcept;
+    bool failed(const FutureStateBase& child) const noexcept;
     static void on_deadline(TimerNode& node) noexcept;
+    static void on_due(ActionItem& action) noexcept;
     static bool on_cancel(void* self) noexcept;
 
     std::vector<FutureStateBase*> children_;
@@ -81,7 +85,9 @@ public:
     /// Children not yet handed out by take().
     std::size_t remaining() const noexcept { return remaining_; }
 
-    bool ready() const noexcept { return finished_head_ < finished_.size() || timed_out_; }
+    bool ready() const noexcept {
+        return finished_head_ < finished_.size() || timed_out_ || remaining_ == 0;
+    }
     void suspend(std::coroutine_handle<> awaiting);
     /// The index of the next finished child. Throws TimeoutError when the deadline passed
     /// first, CancelledError when the waiting task was cancelled.
