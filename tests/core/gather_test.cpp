@@ -1,6 +1,5 @@
 #include <asyncio/gather.hpp>
 
-#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -164,8 +163,7 @@ ASYNCIO_TEST(Gather, MixesTasksTaskHandlesAndFutures) {
     EXPECT_EQ(loop.time() - start, 3s);
 }
 
-// Body of TupleGatherLeavesResultsInSharedHandlesAndFutures (skipped: library bug).
-static asyncio::Task<> tuple_gather_leaves_results_in_shared_handles() {
+ASYNCIO_TEST(Gather, TupleGatherLeavesResultsInSharedHandlesAndFutures) {
     auto& loop = asyncio::get_running_loop();
     auto handle = asyncio::create_task(text_after("handle", 1s));
     asyncio::Future<std::string> future;
@@ -182,15 +180,6 @@ static asyncio::Task<> tuple_gather_leaves_results_in_shared_handles() {
     auto [c] = co_await asyncio::gather(asyncio::return_exceptions, handle);
     EXPECT_EQ(c.value(), "handle");
     EXPECT_EQ(handle.result(), "handle");
-}
-
-TEST(Gather, TupleGatherLeavesResultsInSharedHandlesAndFutures) {
-    if (std::getenv("ASYNCIO_RUN_KNOWN_BUGS") == nullptr) {
-        GTEST_SKIP() << "BUG: gather.hpp GatherTuple::collect()/outcome() call take_value<true> "
-                        "for every argument, so gather(handle, future) moves the result out of a "
-                        "TaskHandle/Future the caller still shares (the range form honours owned)";
-    }
-    asyncio::testing::run_test(tuple_gather_leaves_results_in_shared_handles());
 }
 
 ASYNCIO_TEST(Gather, RangeOfTaskHandlesGivesTheirResultsInOrder) {

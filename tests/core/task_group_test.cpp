@@ -1,6 +1,5 @@
 #include <asyncio/task_group.hpp>
 
-#include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -166,8 +165,7 @@ ASYNCIO_TEST(TaskGroup, EveryFailedChildIsInTheExceptionGroup) {
     EXPECT_EQ(asyncio::current_task().cancelling(), 0u);
 }
 
-// Body of ChildrenFailingInTheSameIterationAreAllReported (skipped: differs from CPython).
-static asyncio::Task<> children_failing_in_one_iteration() {
+ASYNCIO_TEST(TaskGroup, ChildrenFailingInTheSameIterationAreAllReported) {
     // CPython runs a TaskGroup's _on_task_done as a done callback, i.e. in the iteration
     // after the child finished: three children whose sleeps end together all raise before
     // the group cancels anyone, and the ExceptionGroup holds three errors.
@@ -183,16 +181,6 @@ static asyncio::Task<> children_failing_in_one_iteration() {
         size = group.size();
     }
     EXPECT_EQ(size, 3u);
-}
-
-TEST(TaskGroup, ChildrenFailingInTheSameIterationAreAllReported) {
-    if (std::getenv("ASYNCIO_RUN_KNOWN_BUGS") == nullptr) {
-        GTEST_SKIP() << "BUG (differs from CPython): TaskGroup::on_child_done runs inside the "
-                        "failing child's finish() and cancels the siblings at once, so "
-                        "siblings already queued to raise in the same iteration are cancelled "
-                        "instead and their errors are lost (1 error instead of 3)";
-    }
-    asyncio::testing::run_test(children_failing_in_one_iteration());
 }
 
 ASYNCIO_TEST(TaskGroup, ErrorsAreInspectableWithRethrowException) {
@@ -482,8 +470,7 @@ ASYNCIO_TEST(TaskGroup, ChildErrorKeptWhenParentCancelledWhileJoining_gh95704) {
     EXPECT_EQ(size, 1u);
 }
 
-// Body of NestedTaskGroupInsideTimeoutPropagatesTimeout_gh116720 (skipped: library bug).
-static asyncio::Task<> nested_task_group_inside_timeout() {
+ASYNCIO_TEST(TaskGroup, NestedTaskGroupInsideTimeoutPropagatesTimeout_gh116720) {
     // timeout() cancels the task; the group's body gets the CancelledError, but a child
     // fails while being cancelled, so the group raises ExceptionGroup and the CancelledError
     // is gone. CPython 3.13 (gh-116720 fix): the group re-cancels its parent when it
@@ -515,16 +502,6 @@ static asyncio::Task<> nested_task_group_inside_timeout() {
     EXPECT_EQ(asyncio::current_task().cancelling(), 0u);
 }
 
-TEST(TaskGroup, NestedTaskGroupInsideTimeoutPropagatesTimeout_gh116720) {
-    if (std::getenv("ASYNCIO_RUN_KNOWN_BUGS") == nullptr) {
-        GTEST_SKIP() << "BUG: TaskGroup::join() (task_group.cpp) raises ExceptionGroup "
-                        "without re-cancelling a parent that is being cancelled from outside "
-                        "(CPython 3.13: `if parent.cancelling(): uncancel(); cancel()`), so "
-                        "the timeout's cancellation is lost after the group";
-    }
-    asyncio::testing::run_test(nested_task_group_inside_timeout());
-}
-
 ASYNCIO_TEST(TaskGroup, GroupInsideTimeoutRaisesTimeoutError_gh116720) {
     auto& loop = asyncio::get_running_loop();
     const auto start = loop.time();
@@ -541,8 +518,7 @@ ASYNCIO_TEST(TaskGroup, GroupInsideTimeoutRaisesTimeoutError_gh116720) {
     EXPECT_EQ(asyncio::current_task().cancelling(), 0u);
 }
 
-// Body of OuterGroupCancelSurvivesInnerGroupErrors_gh116720 (skipped: library bug).
-static asyncio::Task<> outer_group_cancel_survives_inner_group_errors() {
+ASYNCIO_TEST(TaskGroup, OuterGroupCancelSurvivesInnerGroupErrors_gh116720) {
     // The gh-116720 report: two nested groups whose children fail at the same time. The
     // outer group's cancellation of the task must not be swallowed by the inner group: the
     // outer body, having caught the inner ExceptionGroup, is cancelled at its next await.
@@ -570,13 +546,4 @@ static asyncio::Task<> outer_group_cancel_survives_inner_group_errors() {
     EXPECT_EQ(outer_errors, 1u);
     EXPECT_EQ(loop.time() - start, 1s);
     EXPECT_EQ(asyncio::current_task().cancelling(), 0u);
-}
-
-TEST(TaskGroup, OuterGroupCancelSurvivesInnerGroupErrors_gh116720) {
-    if (std::getenv("ASYNCIO_RUN_KNOWN_BUGS") == nullptr) {
-        GTEST_SKIP() << "BUG: TaskGroup::join() raises the inner ExceptionGroup without "
-                        "re-cancelling the parent, whose cancel from the outer group was "
-                        "consumed inside the inner group: the outer body sleeps on";
-    }
-    asyncio::testing::run_test(outer_group_cancel_survives_inner_group_errors());
 }

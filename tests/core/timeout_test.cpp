@@ -1,7 +1,6 @@
 #include <asyncio/timeout.hpp>
 
 #include <cstdint>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -313,8 +312,7 @@ ASYNCIO_TEST(Timeout, ExternalCancelAcceptedWithTheDeadlineStaysCancelledError) 
     EXPECT_EQ(loop.time() - start, 2s);
 }
 
-// Body of CancelDueAtTheDeadlineWinsWhateverTheQueueOrder (skipped: differs from CPython).
-static asyncio::Task<> cancel_due_at_the_deadline_wins() {
+ASYNCIO_TEST(Timeout, CancelDueAtTheDeadlineWinsWhateverTheQueueOrder) {
     // In CPython a timer only queues a callback; the timed-out task resumes one iteration
     // later, so a cancel() due at the same loop time always reaches it first and wins
     // (Timeout.__aexit__ sees cancelling() == 1 after its uncancel()).
@@ -328,16 +326,6 @@ static asyncio::Task<> cancel_due_at_the_deadline_wins() {
     EXPECT_THROW(co_await worker, asyncio::CancelledError);
     EXPECT_TRUE(accepted) << "the worker had already finished when the cancel ran";
     EXPECT_EQ(loop.time() - start, 2s);
-}
-
-TEST(Timeout, CancelDueAtTheDeadlineWinsWhateverTheQueueOrder) {
-    if (std::getenv("ASYNCIO_RUN_KNOWN_BUGS") == nullptr) {
-        GTEST_SKIP() << "BUG (ordering differs from CPython): a due timer that cancels or "
-                        "wakes a task queues the task step in the same iteration, ahead of "
-                        "callbacks due at the same time; the task ends with TimeoutError "
-                        "before the external cancel() runs";
-    }
-    asyncio::testing::run_test(cancel_due_at_the_deadline_wins());
 }
 
 ASYNCIO_TEST(Timeout, TimeoutAroundNestedTaskGroupsRaisesTimeoutError_gh116720) {
@@ -622,6 +610,8 @@ ASYNCIO_TEST(WaitFor, WaitForDoesNotHideCancelRacingInnerCompletion_gh86296) {
     for (const auto& [mode, count] : outcome.hidden) {
         ADD_FAILURE() << count << " accepted cancels hidden: " << mode;
     }
-    // The race was really run: most cancels arrive while the outer still waits.
-    EXPECT_GT(outcome.accepted, runs / 2);
+    // Due timers act through the ready queue, as CPython's timer handles do: the cancel due
+    // with the inner's completion always reaches the outer before it resumes, so every run
+    // is accepted, and so ends in CancelledError.
+    EXPECT_EQ(outcome.accepted, runs);
 }

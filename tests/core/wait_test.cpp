@@ -1,6 +1,5 @@
 #include <asyncio/wait.hpp>
 
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -104,8 +103,7 @@ ASYNCIO_TEST(Wait, FirstExceptionWithoutErrorsWaitsForEveryTask) {
     EXPECT_TRUE(pending.empty());
 }
 
-// Body of FirstExceptionIgnoresCancelledTasks (skipped: library bug).
-static asyncio::Task<> first_exception_ignores_cancelled_tasks() {
+ASYNCIO_TEST(Wait, FirstExceptionIgnoresCancelledTasks) {
     // CPython's _wait: FIRST_EXCEPTION wakes on `not f.cancelled() and f.exception() is not
     // None`; a cancelled task is not an exception.
     auto& loop = asyncio::get_running_loop();
@@ -118,15 +116,6 @@ static asyncio::Task<> first_exception_ignores_cancelled_tasks() {
     EXPECT_EQ(done.size(), 2u);
     EXPECT_TRUE(pending.empty());
     co_await cancel_all(tasks);
-}
-
-TEST(Wait, FirstExceptionIgnoresCancelledTasks) {
-    if (std::getenv("ASYNCIO_RUN_KNOWN_BUGS") == nullptr) {
-        GTEST_SKIP() << "BUG: multi_wait.cpp failed() counts a cancelled child as a failure, "
-                        "so wait(FIRST_EXCEPTION) returns when a task is cancelled (CPython "
-                        "waits for a real exception or for all)";
-    }
-    asyncio::testing::run_test(first_exception_ignores_cancelled_tasks());
 }
 
 ASYNCIO_TEST(Wait, AllCompletedWaitsForEveryTaskAndThrowsNothing) {
@@ -352,8 +341,7 @@ ASYNCIO_TEST(AsCompleted, CancellingTheWaiterDoesNotCancelTheTasks) {
     EXPECT_EQ(co_await tasks[0], 5);
 }
 
-// Body of NextWithNoneLeftThrowsInvalidStateError (skipped: library bug).
-static asyncio::Task<> next_with_none_left_throws() {
+ASYNCIO_TEST(AsCompleted, NextWithNoneLeftThrowsInvalidStateError) {
     auto tasks = start_all(values_after({1}));
     auto finished = asyncio::as_completed(tasks);
     (void)co_await finished.next();
@@ -386,13 +374,4 @@ static asyncio::Task<> next_with_none_left_throws() {
     }
     EXPECT_TRUE(invalid_state);
     EXPECT_FALSE(timed_out) << "next() on an empty as_completed waited forever";
-}
-
-TEST(AsCompleted, NextWithNoneLeftThrowsInvalidStateError) {
-    if (std::getenv("ASYNCIO_RUN_KNOWN_BUGS") == nullptr) {
-        GTEST_SKIP() << "BUG: AsCompleted::next() suspends when remaining() == 0 "
-                        "(CompletionQueue::ready() is false), so it waits forever instead of "
-                        "throwing the documented InvalidStateError";
-    }
-    asyncio::testing::run_test(next_with_none_left_throws());
 }
