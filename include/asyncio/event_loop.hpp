@@ -296,7 +296,8 @@ auto EventLoop::run_in_executor(F fn) -> Future<std::invoke_result_t<F&>> {
             error = std::current_exception();
         }
         post_threadsafe(make_callback(
-            [this, f = std::move(carried), value = std::move(value), error]() mutable {
+            [this, f = std::move(carried), value = std::move(value),
+             error = std::move(error)]() mutable {
             end_external_work();
             if (f.done()) return;  // cancelled meanwhile: the result is dropped
             if (error) {
