@@ -71,6 +71,31 @@ public:
     using Error::Error;
 };
 
+/// A Barrier was aborted or reset while tasks waited at it (Python's BrokenBarrierError).
+class BrokenBarrierError : public Error {
+public:
+    using Error::Error;
+};
+
+/// get_nowait() on an empty queue.
+class QueueEmpty : public Error {
+public:
+    using Error::Error;
+};
+
+/// put_nowait() on a full queue.
+class QueueFull : public Error {
+public:
+    using Error::Error;
+};
+
+/// The queue was shut down (Python 3.13 Queue.shutdown()): put() fails at once; get()
+/// fails once the queue is empty, or at once after shutdown(immediate=true).
+class QueueShutDown : public Error {
+public:
+    using Error::Error;
+};
+
 /// Several errors at once, as thrown by `TaskGroup`: one entry per failed child (and the
 /// body's own error, if any), in the order they happened.
 class ExceptionGroup : public Error {

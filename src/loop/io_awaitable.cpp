@@ -35,7 +35,8 @@ bool IoAwaitable::await_suspend(std::coroutine_handle<> awaiting) {
     task_ = &task;
     backend_ = &backend;
     task.loop()->begin_external_work();
-    task.suspend(awaiting, CancelHook{&IoAwaitable::on_cancel, this});
+    task.suspend(awaiting, CancelHook{&IoAwaitable::on_cancel, this},
+                 AwaitTarget{AwaitKind::io, nullptr, fd});
     return true;
 }
 

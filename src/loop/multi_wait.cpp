@@ -83,7 +83,8 @@ void MultiWait::await_suspend(std::coroutine_handle<> awaiting) {
         deadline = deadline_;
         task_->loop()->add_timer(*this);
     }
-    task_->suspend(awaiting, CancelHook{&MultiWait::on_cancel, this});
+    task_->suspend(awaiting, CancelHook{&MultiWait::on_cancel, this},
+                   AwaitTarget{AwaitKind::gather, this, -1});
 }
 
 void MultiWait::wake() noexcept {
@@ -177,7 +178,8 @@ void CompletionQueue::suspend(std::coroutine_handle<> awaiting) {
     TaskPromiseBase& task = require_current_task("as_completed().next()");
     if (waiting_ != nullptr) throw RuntimeError("as_completed(): next() is already awaited");
     waiting_ = &task;
-    task.suspend(awaiting, CancelHook{&CompletionQueue::on_cancel, this});
+    task.suspend(awaiting, CancelHook{&CompletionQueue::on_cancel, this},
+                 AwaitTarget{AwaitKind::gather, this, -1});
 }
 
 std::size_t CompletionQueue::take() {

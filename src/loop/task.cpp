@@ -146,7 +146,13 @@ void StateAwaiterBase::await_suspend(std::coroutine_handle<> awaiting) {
     task_ = &task;
     on_done = &StateAwaiterBase::on_target_done;
     target_->add_waiter(*this);
-    task.suspend(awaiting, CancelHook{&StateAwaiterBase::on_cancel, this});
+    const bool is_task = dynamic_cast<TaskPromiseBase*>(target_) != nullptr;
+    task.suspend(awaiting, CancelHook{&StateAwaiterBase::on_cancel, this},
+                 AwaitTarget{is_task ? AwaitKind::task : AwaitKind::future,
+                             is_task ? static_cast<const void*>(
+                                           static_cast<TaskPromiseBase*>(target_))
+                                     : target_,
+                             -1});
 }
 
 void StateAwaiterBase::on_target_done(WaiterNode& self, FutureStateBase&) noexcept {
@@ -183,7 +189,8 @@ void SleepAwaiter::await_suspend(std::coroutine_handle<> awaiting) {
     deadline = loop.now() + delay_;
     fire = &SleepAwaiter::on_deadline;
     loop.add_timer(*this);
-    task.suspend(awaiting, CancelHook{&SleepAwaiter::on_cancel, this});
+    task.suspend(awaiting, CancelHook{&SleepAwaiter::on_cancel, this},
+                 AwaitTarget{AwaitKind::sleep, static_cast<const TimerNode*>(this), -1});
 }
 
 void SleepAwaiter::on_deadline(TimerNode& node) noexcept {

@@ -29,6 +29,29 @@ struct CancelHook {
     void* context = nullptr;
 };
 
+/// What a suspended task is waiting for, for introspection (all_tasks(), the call graph).
+enum class AwaitKind : std::uint8_t {
+    nothing,    // running or queued
+    task,       // another task: `object` is its TaskPromiseBase
+    future,     // a Future: `object` is its state
+    sleep,      // `object` is the TimerNode (deadline)
+    gather,     // gather(), wait(), as_completed(): `object` is the MultiWait
+    lock,
+    event,
+    condition,
+    semaphore,
+    barrier,
+    queue,
+    io,         // `fd` is the descriptor
+    other,
+};
+
+struct AwaitTarget {
+    AwaitKind kind = AwaitKind::nothing;
+    const void* object = nullptr;
+    int fd = -1;
+};
+
 /// Rarely used task data, allocated on first use so that a plain task stays small.
 struct TaskExtras {
     std::string name;
@@ -50,15 +73,17 @@ public:
 
     /// Records where the task is suspended and how to cancel that wait. Call it last in
     /// await_suspend: when a cancellation is already pending, the hook runs at once.
-    void suspend(std::coroutine_handle<> at, CancelHook hook) noexcept {
+    void suspend(std::coroutine_handle<> at, CancelHook hook, AwaitTarget target = {}) noexcept {
         resume_point_ = at;
         cancel_hook_ = hook;
+        awaiting_ = target;
         if (must_cancel_ && hook.fn != nullptr && hook.fn(hook.context)) must_cancel_ = false;
     }
 
     /// Queues the task to resume at its suspension point (once per suspension).
     void wake() noexcept {
         cancel_hook_ = {};
+        awaiting_ = {};
         loop_->schedule(*this);
     }
 
@@ -92,6 +117,8 @@ public:
     const CreationSite& creation_site() const noexcept { return site_; }
     bool is_scheduled_task() const noexcept { return scheduled_; }
     std::coroutine_handle<> resume_point() const noexcept { return resume_point_; }
+    /// What the task waits for while suspended.
+    const AwaitTarget& awaiting() const noexcept { return awaiting_; }
 
     /// Turns this not-yet-started frame into a task of `loop` and queues its first step.
     /// The loop holds one reference until the task is done.
@@ -139,6 +166,7 @@ protected:
 
     std::coroutine_handle<> resume_point_;  // innermost suspended frame of this task
     CancelHook cancel_hook_{};
+    AwaitTarget awaiting_{};
     std::unique_ptr<TaskExtras> extras_;
     std::uint64_t id_ = 0;
     std::uint32_t cancel_requests_ = 0;
