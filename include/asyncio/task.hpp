@@ -79,6 +79,7 @@ private:
         std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) const noexcept {
             frame.promise().started_ = true;
             frame.promise().continuation_ = awaiting;
+            frame.promise().enter_call_stack();
             return frame;  // symmetric transfer: no stack growth, no trip through the loop
         }
         T await_resume() const {

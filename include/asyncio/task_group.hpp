@@ -36,6 +36,8 @@ public:
 
     /// Tasks of the group not done yet.
     std::size_t size() const noexcept { return children_.size(); }
+    /// The tasks of the group not done yet, in creation order.
+    std::vector<TaskHandle<>> tasks() const;
 
     // Internal: the scope's entry and exit, used by task_group()'s coroutine.
     TaskGroup();

@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "asyncio/graph.hpp"
 #include "asyncio/log.hpp"
 #include "loop/event_loop_impl.hpp"
 
@@ -188,14 +189,17 @@ void EventLoop::run_forever() {
     owner_thread_ = std::this_thread::get_id();
     impl_->running = true;
     detail::running_loop = this;
+    const bool dumps_on_sigusr1 = debug_ && impl_->install_task_dump();
     struct Reset {
         EventLoop& loop;
+        bool remove_dump;
         ~Reset() {
+            if (remove_dump) loop.remove_signal_handler(SIGUSR1);
             loop.impl_->running = false;
             loop.impl_->stopping.store(false, std::memory_order_relaxed);
             detail::running_loop = nullptr;
         }
-    } reset{*this};
+    } reset{*this, dumps_on_sigusr1};
     for (;;) {
         impl_->run_once();
         if (impl_->stopping.load(std::memory_order_acquire)) break;
@@ -539,6 +543,22 @@ bool EventLoop::remove_signal_handler(int signum) {
     if (it == impl_->signal_handlers.end()) return false;
     detail::uninstall_signal(signum);
     impl_->signal_handlers.erase(it);
+    return true;
+}
+
+bool EventLoop::Impl::install_task_dump() {
+    // Debug mode: `kill -USR1 <pid>` prints the task tree of a live (say, hung) program,
+    // unless the program handles SIGUSR1 itself.
+    if (signal_handlers.count(SIGUSR1) != 0) return false;
+    struct sigaction current {};
+    if (::sigaction(SIGUSR1, nullptr, &current) != 0 || current.sa_handler != SIG_DFL) return false;
+    try {
+        loop.add_signal_handler(SIGUSR1, [this] {
+            log(LogLevel::warning, "task tree (SIGUSR1):\n" + format_call_graph(loop));
+        });
+    } catch (const std::exception&) {
+        return false;  // another loop of this process dumps already
+    }
     return true;
 }
 

@@ -49,6 +49,7 @@ struct EventLoop::Impl {
     void run_timed(detail::ReadyItem& item) noexcept;
     void drain_threadsafe() noexcept;
     void dispatch_signals();
+    bool install_task_dump();
     bool has_ready() const noexcept { return loop.ready_head_ != nullptr; }
     void rearm(detail::FdWatch& watch);
     /// Frees a removed watch once no run of its callback and no operation refers to it.

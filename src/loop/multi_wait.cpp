@@ -179,7 +179,7 @@ void CompletionQueue::suspend(std::coroutine_handle<> awaiting) {
     if (waiting_ != nullptr) throw RuntimeError("as_completed(): next() is already awaited");
     waiting_ = &task;
     task.suspend(awaiting, CancelHook{&CompletionQueue::on_cancel, this},
-                 AwaitTarget{AwaitKind::gather, this, -1});
+                 AwaitTarget{AwaitKind::completion, this, -1});
 }
 
 std::size_t CompletionQueue::take() {

@@ -43,7 +43,8 @@ public:
         detail::TaskPromiseBase& task = detail::require_current_task("TaskGroup");
         group_.joining_ = &task;
         group_.joining_wake_pending_ = false;
-        task.suspend(awaiting, detail::CancelHook{&AllDone::on_cancel, this});
+        task.suspend(awaiting, detail::CancelHook{&AllDone::on_cancel, this},
+                     detail::AwaitTarget{detail::AwaitKind::task_group, &group_, -1});
     }
     void await_resume() {
         detail::TaskPromiseBase* task = group_.joining_;
@@ -72,6 +73,12 @@ TaskGroup::TaskGroup() : parent_(&detail::require_current_task("TaskGroup")) {}
 TaskGroup::~TaskGroup() {
     // Only reached with children left when the frame is destroyed early (loop closed).
     for (Child& child : children_) detail::FutureStateBase::remove_waiter(child);
+}
+
+std::vector<TaskHandle<>> TaskGroup::tasks() const {
+    std::vector<TaskHandle<>> result;
+    for (const Child& child : children_) result.push_back(child.task);
+    return result;
 }
 
 void TaskGroup::check_can_create() const {

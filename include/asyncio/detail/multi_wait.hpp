@@ -84,6 +84,7 @@ public:
 
     /// Children not yet handed out by take().
     std::size_t remaining() const noexcept { return remaining_; }
+    const std::vector<FutureStateBase*>& children() const noexcept { return children_; }
 
     bool ready() const noexcept {
         return finished_head_ < finished_.size() || timed_out_ || remaining_ == 0;

@@ -35,7 +35,9 @@ enum class AwaitKind : std::uint8_t {
     task,       // another task: `object` is its TaskPromiseBase
     future,     // a Future: `object` is its state
     sleep,      // `object` is the TimerNode (deadline)
-    gather,     // gather(), wait(), as_completed(): `object` is the MultiWait
+    gather,     // gather(), wait(): `object` is the MultiWait
+    completion, // as_completed(): `object` is the CompletionQueue
+    task_group, // TaskGroup's exit: `object` is the TaskGroup
     lock,
     event,
     condition,
@@ -115,6 +117,11 @@ public:
     void set_name(std::string name);
     std::string describe() const override;
     const CreationSite& creation_site() const noexcept { return site_; }
+    /// Where create_task() was called, when recorded (debug mode), else nullptr.
+    const CreationSite* scheduled_at() const noexcept {
+        return extras_ && extras_->scheduled_at.file != nullptr ? &extras_->scheduled_at
+                                                                 : nullptr;
+    }
     bool is_scheduled_task() const noexcept { return scheduled_; }
     std::coroutine_handle<> resume_point() const noexcept { return resume_point_; }
     /// What the task waits for while suspended.
@@ -140,6 +147,7 @@ public:
         bool await_ready() const noexcept { return false; }
         std::coroutine_handle<> await_suspend(std::coroutine_handle<>) const noexcept {
             if (!promise.scheduled_) {
+                promise.leave_call_stack();
                 return promise.continuation_ ? promise.continuation_ : std::noop_coroutine();
             }
             promise.complete_task();  // may free the frame: touch nothing after it
@@ -148,12 +156,32 @@ public:
         void await_resume() const noexcept {}
     };
 
+    /// A directly awaited frame starts: it becomes the innermost frame of the running task.
+    void enter_call_stack() noexcept {
+        LoopCore* loop = running_loop;
+        TaskPromiseBase* task = loop != nullptr ? loop->current_task() : nullptr;
+        if (task == nullptr) return;
+        caller_ = task->innermost_ != nullptr ? task->innermost_ : task;
+        task->innermost_ = this;
+    }
+    void leave_call_stack() noexcept {
+        LoopCore* loop = running_loop;
+        TaskPromiseBase* task = loop != nullptr ? loop->current_task() : nullptr;
+        if (task == nullptr || task->innermost_ != this) return;
+        task->innermost_ = caller_ == task ? nullptr : caller_;
+    }
+
     InitialAwaiter initial_suspend() noexcept { return {*this}; }
     FinalAwaiter final_suspend() noexcept { return {*this}; }
     void unhandled_exception() noexcept { exception_ = std::current_exception(); }
 
     bool started_ = false;                   // first resumed (directly or as a task)
     std::coroutine_handle<> continuation_;   // the frame awaiting this one directly
+    // The coroutine call stack, for introspection: a directly awaited frame points at the
+    // promise of the frame awaiting it (its task's root frame included); a task points at
+    // its innermost running frame (nullptr: the root frame itself).
+    TaskPromiseBase* caller_ = nullptr;
+    TaskPromiseBase* innermost_ = nullptr;
 
     // Intrusive list of the loop's live tasks (all_tasks()).
     TaskPromiseBase* prev_task_ = nullptr;
