@@ -7,6 +7,7 @@
 #include "asyncio/event_loop.hpp"
 #include "asyncio/future.hpp"
 #include "asyncio/gather.hpp"
+#include "asyncio/graph.hpp"
 #include "asyncio/log.hpp"
 #include "asyncio/result.hpp"
 #include "asyncio/run.hpp"
