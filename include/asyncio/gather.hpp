@@ -28,7 +28,11 @@ namespace detail {
 /// results are moved out; shared handles and futures keep theirs.
 template <bool... Owned>
 struct OwnedFlags {
-    static constexpr bool values[] = {Owned..., false};
+    template <std::size_t I>
+    static constexpr bool at() noexcept {
+        constexpr bool values[] = {Owned..., false};
+        return values[I];
+    }
 };
 
 template <bool CollectErrors, class Flags, class... Handles>
@@ -69,7 +73,7 @@ private:
                 outcome<I>()...};
         } else {
             return std::tuple<value_or_monostate<typename traits_of<Handles>::value_type>...>{
-                take_value<Flags::values[I]>(std::get<I>(handles_))...};
+                take_value<Flags::template at<I>()>(std::get<I>(handles_))...};
         }
     }
     template <std::size_t I>
@@ -79,7 +83,7 @@ private:
         if (auto* state = state_of(handle); state->has_exception()) {
             return Result<T>(state->take_exception());
         }
-        return Result<T>(take_value<Flags::values[I]>(handle));
+        return Result<T>(take_value<Flags::template at<I>()>(handle));
     }
 
     std::tuple<Handles...> handles_;
