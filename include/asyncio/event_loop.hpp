@@ -100,7 +100,7 @@ struct LoopOptions {
     /// another thread throw.
     bool debug = false;
     /// Loop time source; a SteadyClock when null. Tests pass a ManualClock.
-    std::shared_ptr<Clock> clock;
+    std::shared_ptr<Clock> clock{};
     /// In debug mode, a step longer than this is logged.
     Duration slow_callback_duration = std::chrono::milliseconds(100);
 };

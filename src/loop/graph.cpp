@@ -35,8 +35,14 @@ std::string address(const void* p) {
 
 FrameInfo frame_of(const TaskPromiseBase& promise) {
     const auto& site = promise.creation_site();
-    return FrameInfo{site.function != nullptr ? site.function : "?",
-                     site.file != nullptr ? site.file : "?", site.line};
+    std::string function = site.function != nullptr ? site.function : "?";
+    // GCC spells out template arguments, lambdas included, which can run to hundreds of
+    // characters: the name alone reads better in a tree.
+    if (auto cut = function.find('<'); cut != std::string::npos && cut > 0 &&
+                                       function.compare(0, 8, "operator") != 0) {
+        function.erase(cut);
+    }
+    return FrameInfo{function, site.file != nullptr ? site.file : "?", site.line};
 }
 
 std::vector<TaskHandle<>> awaited_tasks(const detail::AwaitTarget& target) {
