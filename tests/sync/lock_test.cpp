@@ -416,6 +416,13 @@ TEST(Lock, CanStillBeUsedOnItsThreadAfterItsLoopIsGone) {
     EXPECT_THROW(lock.release(), asyncio::RuntimeError);
 }
 
+TEST(Lock, MovesToANewLoopOnceItsLoopIsGone) {
+    asyncio::Lock lock;
+    asyncio::run(take_lock_once(lock));
+    asyncio::run(take_lock_once(lock));  // a global lock used by one run() after another
+    EXPECT_FALSE(lock.locked());
+}
+
 TEST(Lock, RefusesASecondLoop) {
     asyncio::Lock lock;
     asyncio::Runner first;

@@ -14,8 +14,8 @@ namespace asyncio::detail {
 /// window is where CPython, Tokio and others lost wake-ups (bpo-27585, gh-90155, gh-112202,
 /// tokio#4618), so the awaiter reports it: `await_resume()` returns true when the waiter
 /// was woken *and* a cancellation is pending. The primitive must then pass what it was
-/// given (the lock, a permit, an item slot) to the next waiter before throwing, which
-/// `Waiter::finish()` makes explicit.
+/// given (the lock, a permit, an item slot) to the next waiter before throwing with
+/// `Waiter::throw_cancelled()`.
 class WaitQueue {
 public:
     class Waiter;
