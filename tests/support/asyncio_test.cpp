@@ -79,6 +79,14 @@ void run_test(Task<> body, TestOptions options) {
     current_manual_clock = nullptr;
 }
 
+Task<> finishes(TaskHandle<> task) {
+    try {
+        co_await wait_for(task, std::chrono::hours(1));
+    } catch (const TimeoutError&) {
+        ADD_FAILURE() << "the task never finished: a wake-up was lost";
+    }
+}
+
 ManualClock& manual_clock() {
     if (current_manual_clock == nullptr) {
         ADD_FAILURE() << "manual_clock() used in a test without a ManualClock";

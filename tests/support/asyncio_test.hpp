@@ -59,6 +59,10 @@ struct TestOptions {
 /// Runs `body` with asyncio::run on a ManualClock (unless real_clock), inside a LeakCheck.
 void run_test(Task<> body, TestOptions options = {});
 
+/// Awaits `task` for at most an hour of loop time (an instant on the test clock), so that a
+/// lost wake-up fails the test instead of hanging it.
+Task<> finishes(TaskHandle<> task);
+
 /// The ManualClock of the loop running the current test (fails the test without one).
 ManualClock& manual_clock();
 

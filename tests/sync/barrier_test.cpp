@@ -13,15 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Awaits `task` for at most an hour of loop time (an instant on the test clock), so that a
-// lost wake-up fails the test instead of hanging it.
-asyncio::Task<> finishes(asyncio::TaskHandle<> task) {
-    try {
-        co_await asyncio::wait_for(task, 1h);
-    } catch (const asyncio::TimeoutError&) {
-        ADD_FAILURE() << "the task never finished: a wake-up was lost";
-    }
-}
+using asyncio::testing::finishes;
 
 // Waits `delay`, then at the barrier; records "index" or "broken" under `id`.
 asyncio::Task<> arrive(asyncio::Barrier& barrier, int id, std::map<int, std::string>& outcome,

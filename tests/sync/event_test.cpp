@@ -11,15 +11,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Awaits `task` for at most an hour of loop time (an instant on the test clock), so that a
-// lost wake-up fails the test instead of hanging it.
-asyncio::Task<> finishes(asyncio::TaskHandle<> task) {
-    try {
-        co_await asyncio::wait_for(task, 1h);
-    } catch (const asyncio::TimeoutError&) {
-        ADD_FAILURE() << "the task never finished: a wake-up was lost";
-    }
-}
+using asyncio::testing::finishes;
 
 asyncio::Task<> wait_and_record(asyncio::Event& event, int id, std::vector<int>& woke,
                                 asyncio::Duration delay = 0s) {
