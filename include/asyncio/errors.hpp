@@ -108,25 +108,34 @@ public:
 
     /// Number of errors of type E (or derived from it) in the group.
     template <class E>
-    std::size_t count() const {
-        std::size_t n = 0;
-        for (const auto& e : exceptions_) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const E&) {
-                ++n;
-            } catch (...) {
-            }
-        }
-        return n;
-    }
+    std::size_t count() const;
 
 private:
     std::vector<std::exception_ptr> exceptions_;
 };
 
+/// True when `error` holds an exception of type E or derived from it (false for null).
+template <class E>
+bool exception_is(const std::exception_ptr& error) {
+    if (!error) return false;
+    try {
+        std::rethrow_exception(error);
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
 /// Best-effort description of any exception: `what()` of std::exception or
 /// BaseException, else "unknown exception".
 std::string describe(const std::exception_ptr& error);
+
+template <class E>
+std::size_t ExceptionGroup::count() const {
+    std::size_t n = 0;
+    for (const auto& error : exceptions_) n += exception_is<E>(error) ? 1 : 0;
+    return n;
+}
 
 }  // namespace asyncio

@@ -44,17 +44,7 @@ public:
     bool await_ready() noexcept { return wait_.await_ready(); }
     void await_suspend(std::coroutine_handle<> awaiting) { wait_.await_suspend(awaiting); }
     auto await_resume() {
-        wait_.retrieve_all_exceptions();
-        wait_.check_cancelled();
-        if constexpr (!CollectErrors) {
-            if (wait_.first_failure() >= 0) {
-                std::rethrow_exception(
-                    wait_.children()[static_cast<std::size_t>(wait_.first_failure())]
-                        ->take_exception());
-            }
-        } else if (wait_.cancel_requested()) {
-            throw CancelledError("gather() was cancelled");
-        }
+        wait_.finish_gather(CollectErrors);
         return collect(std::index_sequence_for<Handles...>{});
     }
 
@@ -100,20 +90,13 @@ public:
     void await_suspend(std::coroutine_handle<> awaiting) { wait_.await_suspend(awaiting); }
     auto await_resume() {
         using T = typename traits_of<Handle>::value_type;
-        wait_.retrieve_all_exceptions();
-        wait_.check_cancelled();
+        wait_.finish_gather(CollectErrors);
         if constexpr (!CollectErrors) {
-            if (wait_.first_failure() >= 0) {
-                std::rethrow_exception(
-                    wait_.children()[static_cast<std::size_t>(wait_.first_failure())]
-                        ->take_exception());
-            }
             std::vector<value_or_monostate<T>> values;
             values.reserve(handles_.size());
             for (auto& handle : handles_) values.push_back(take_value<Owned>(handle));
             return values;
         } else {
-            if (wait_.cancel_requested()) throw CancelledError("gather() was cancelled");
             std::vector<Result<T>> outcomes;
             outcomes.reserve(handles_.size());
             for (auto& handle : handles_) {

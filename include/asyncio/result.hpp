@@ -42,14 +42,7 @@ public:
     /// True when the exception is of type E (or derived from it).
     template <class E>
     bool holds() const {
-        if (has_value()) return false;
-        try {
-            std::rethrow_exception(std::get<1>(outcome_));
-        } catch (const E&) {
-            return true;
-        } catch (...) {
-            return false;
-        }
+        return !has_value() && exception_is<E>(std::get<1>(outcome_));
     }
 
 private:

@@ -137,6 +137,19 @@ bool MultiWait::on_cancel(void* self) noexcept {
     return accepted;
 }
 
+void MultiWait::finish_gather(bool collect_errors) {
+    retrieve_all_exceptions();
+    check_cancelled();
+    if (!collect_errors) {
+        if (first_failure_ >= 0) {
+            std::rethrow_exception(
+                children_[static_cast<std::size_t>(first_failure_)]->take_exception());
+        }
+    } else if (cancel_requested_) {
+        throw CancelledError("gather() was cancelled");
+    }
+}
+
 void MultiWait::check_cancelled() {
     if (task_ != nullptr) task_->throw_if_cancel_pending();
 }

@@ -16,16 +16,6 @@ namespace asyncio::detail {
 
 namespace {
 
-bool is_cancelled_error(const std::exception_ptr& error) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const CancelledError&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
 std::string site_text(const CreationSite& site) {
     if (site.file == nullptr) return "unknown place";
     return std::string(site.file) + ":" + std::to_string(site.line);
@@ -120,7 +110,7 @@ void TaskPromiseBase::start_as_task(LoopCore& loop, std::string name, CreationSi
 void TaskPromiseBase::complete_task() noexcept {
     cancel_hook_ = {};
     loop_->unregister_task(*this);
-    if (exception_ && is_cancelled_error(exception_)) {
+    if (exception_is<CancelledError>(exception_)) {
         finish(Status::cancelled);
     } else {
         finish(Status::finished);

@@ -8,27 +8,13 @@ namespace asyncio {
 namespace {
 
 bool is_cancelled_error(const std::exception_ptr& error) {
-    if (!error) return false;
-    try {
-        std::rethrow_exception(error);
-    } catch (const CancelledError&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
+    return exception_is<CancelledError>(error);
 }
 
 /// Errors that are re-raised as they are instead of inside the group (Python: SystemExit
 /// and KeyboardInterrupt).
 bool is_base_error(const std::exception_ptr& error) {
-    if (!error) return false;
-    try {
-        std::rethrow_exception(error);
-    } catch (const KeyboardInterrupt&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
+    return exception_is<KeyboardInterrupt>(error);
 }
 
 }  // namespace

@@ -40,6 +40,11 @@ public:
     bool cancel_requested() const noexcept { return cancel_requested_; }
     const std::vector<FutureStateBase*>& children() const noexcept { return children_; }
 
+    /// The end of a gather: marks every child's exception retrieved, then throws a
+    /// pending cancellation, or (unless `collect_errors`) the first child's error, or (if
+    /// `collect_errors`) CancelledError when the gather itself was cancelled.
+    void finish_gather(bool collect_errors);
+
     /// Marks the exceptions of failed children retrieved now, and of pending children when
     /// they fail later: gather() reports the first error and swallows the rest, as Python.
     void retrieve_all_exceptions() noexcept { retrieve_later_ = true; }
