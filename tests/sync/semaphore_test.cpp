@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "support/asyncio_test.hpp"
+#include "support/chaos.hpp"
 #include "support/co_assert.hpp"
 #include <asyncio/sync/semaphore.hpp>
 
@@ -40,50 +41,7 @@ asyncio::Task<> limited_job(asyncio::Semaphore& semaphore, Concurrency& seen,
     --seen.now;
 }
 
-// Shared state of a random-cancellation run. Each task is listed in `waiting` while it
-// waits, in arrival order, so a task that releases a permit knows whom it just woke.
-struct Chaos {
-    std::vector<asyncio::TaskHandle<>> tasks;
-    std::deque<int> waiting;
-    std::uint32_t seed = 1;
-    int inside = 0;
-    int max_inside = 0;
-    int finished = 0;
-    int woken_then_cancelled = 0;
-    std::uint32_t next() {
-        seed = seed * 1664525u + 1013904223u;
-        return seed >> 8;
-    }
-    void stop_waiting(int id) { waiting.erase(std::find(waiting.begin(), waiting.end(), id)); }
-};
-
-// Takes a permit, holds it a random time; after releasing it, often cancels the waiter the
-// release just woke (it holds the permit but has not resumed yet).
-asyncio::Task<> chaotic_job(asyncio::Semaphore& semaphore, Chaos& chaos, int id) {
-    chaos.waiting.push_back(id);
-    asyncio::SemaphoreGuard permit;
-    try {
-        permit = co_await semaphore.acquire();
-    } catch (const asyncio::CancelledError&) {
-        chaos.stop_waiting(id);
-        throw;
-    }
-    chaos.stop_waiting(id);
-    chaos.max_inside = std::max(chaos.max_inside, ++chaos.inside);
-    try {
-        co_await asyncio::sleep(std::chrono::milliseconds(chaos.next() % 4));
-    } catch (const asyncio::CancelledError&) {
-        --chaos.inside;
-        throw;
-    }
-    --chaos.inside;
-    ++chaos.finished;
-    permit.release();
-    if (!chaos.waiting.empty() && chaos.next() % 2 == 0) {
-        ++chaos.woken_then_cancelled;
-        chaos.tasks[static_cast<std::size_t>(chaos.waiting.front())].cancel();
-    }
-}
+using asyncio::testing::Chaos;
 
 }  // namespace
 
@@ -287,7 +245,7 @@ ASYNCIO_TEST(Semaphore, NoPermitIsLostOrMadeUnderRandomCancellation_gh90155) {
     chaos.seed = 99;
     constexpr int count = 200;
     for (int i = 0; i < count; ++i) {
-        chaos.tasks.push_back(asyncio::create_task(chaotic_job(semaphore, chaos, i)));
+        chaos.tasks.push_back(asyncio::create_task(asyncio::testing::chaotic_holder(semaphore, chaos, i, 3)));
     }
     for (int round = 0; round < 60; ++round) {  // and cancels at random times
         co_await asyncio::sleep(std::chrono::milliseconds(chaos.next() % 3));
