@@ -245,7 +245,8 @@ ASYNCIO_TEST(Semaphore, NoPermitIsLostOrMadeUnderRandomCancellation_gh90155) {
     chaos.seed = 99;
     constexpr int count = 200;
     for (int i = 0; i < count; ++i) {
-        chaos.tasks.push_back(asyncio::create_task(asyncio::testing::chaotic_holder(semaphore, chaos, i, 3)));
+        chaos.tasks.push_back(
+            asyncio::create_task(asyncio::testing::chaotic_holder(semaphore, chaos, i, 3)));
     }
     for (int round = 0; round < 60; ++round) {  // and cancels at random times
         co_await asyncio::sleep(std::chrono::milliseconds(chaos.next() % 3));
