@@ -3,7 +3,7 @@
 # Idempotent: does nothing (not even apt-get update) when they are all present.
 set -euo pipefail
 
-# Add new dependencies here (liburing-dev, libc-ares-dev, libssl-dev, nginx-light, ...).
+# Add new dependencies here.
 PACKAGES=(
     build-essential
     g++
@@ -17,6 +17,9 @@ PACKAGES=(
     python3
     git
     ca-certificates
+    libc-ares-dev
+    libssl-dev
+    openssl
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

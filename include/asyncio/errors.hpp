@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -94,6 +95,102 @@ public:
 class QueueShutDown : public Error {
 public:
     using Error::Error;
+};
+
+/// An operating-system call failed (Python's OSError). `code()` is the errno value;
+/// the message says what was attempted and on which address or file, then strerror.
+class OSError : public Error {
+public:
+    OSError(int code, const std::string& message) : Error(message), code_(code) {}
+    /// The errno value (ECONNREFUSED, EPIPE, ...), or 0 when there is none.
+    int code() const noexcept { return code_; }
+
+private:
+    int code_;
+};
+
+/// Base of the errors that end a connection (Python's ConnectionError).
+class ConnectionError : public OSError {
+public:
+    using OSError::OSError;
+};
+
+/// The peer refused the connection (ECONNREFUSED): nothing listens on that port.
+class ConnectionRefusedError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+
+/// The peer reset the connection (ECONNRESET), or it was lost before all was read.
+class ConnectionResetError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+
+/// The connection was aborted on this side (ECONNABORTED, ETIMEDOUT of TCP).
+class ConnectionAbortedError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+
+/// Writing to a connection the peer has closed (EPIPE, ESHUTDOWN).
+class BrokenPipeError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+
+/// bind() found the address taken (EADDRINUSE). Python raises a plain OSError with that errno.
+class AddressInUseError : public OSError {
+public:
+    using OSError::OSError;
+};
+
+/// Name resolution failed (Python's socket.gaierror): unknown host, no address of the
+/// wanted family, or the resolver could not be reached. `code()` is the resolver's status.
+class DnsError : public OSError {
+public:
+    using OSError::OSError;
+};
+
+/// The stream ended before `readexactly(n)` or `readuntil(separator)` was satisfied.
+///
+/// `partial()` holds the bytes that were read (they are consumed); `expected()` the number
+/// that was asked for, or 0 for readuntil (Python: None).
+class IncompleteReadError : public Error {
+public:
+    IncompleteReadError(std::string partial, std::size_t expected);
+    const std::string& partial() const noexcept { return partial_; }
+    std::size_t expected() const noexcept { return expected_; }
+
+private:
+    std::string partial_;
+    std::size_t expected_;
+};
+
+/// `readuntil()`/`readline()` found no separator within the reader's limit. `consumed()`
+/// is how many bytes must be read to get past the data examined (Python's LimitOverrunError).
+class LimitOverrunError : public Error {
+public:
+    LimitOverrunError(const std::string& message, std::size_t consumed)
+        : Error(message), consumed_(consumed) {}
+    std::size_t consumed() const noexcept { return consumed_; }
+
+private:
+    std::size_t consumed_;
+};
+
+/// A TLS failure: handshake, protocol, or a connection closed without close_notify.
+/// The message carries OpenSSL's reason. `code()` is OpenSSL's SSL_get_error() value.
+class SSLError : public OSError {
+public:
+    using OSError::OSError;
+};
+
+/// The peer's certificate was not accepted: untrusted CA, expired, wrong host name...
+/// `code()` is OpenSSL's X509 verification result; the message its reason.
+class SSLCertVerificationError : public SSLError {
+public:
+    using SSLError::SSLError;
 };
 
 /// Several errors at once, as thrown by `TaskGroup`: one entry per failed child (and the

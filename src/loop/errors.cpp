@@ -16,6 +16,13 @@ std::string group_message(const std::string& message,
 ExceptionGroup::ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions)
     : Error(group_message(message, exceptions)), exceptions_(std::move(exceptions)) {}
 
+IncompleteReadError::IncompleteReadError(std::string partial, std::size_t expected)
+    : Error(std::to_string(partial.size()) + " bytes read on a total of " +
+            (expected == 0 ? std::string("undefined") : std::to_string(expected)) +
+            " expected bytes"),
+      partial_(std::move(partial)),
+      expected_(expected) {}
+
 std::string describe(const std::exception_ptr& error) {
     if (!error) return "no exception";
     try {
