@@ -6,12 +6,12 @@
 // system call when the descriptor becomes ready. Tasks never see the backend: awaitables
 // in src/loop/io_awaitable.hpp wrap IoOperation.
 
-#include <sys/socket.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
+
+#include <sys/socket.h>
 
 #include "asyncio/clock.hpp"
 
@@ -47,8 +47,9 @@ struct IoOperation {
     /// (-ECANCELED when cancelled).
     long result = 0;
     /// Called exactly once, on the loop thread, when the operation did not finish inside
-    /// submit(). It must not call back into the backend (it only wakes a task or queues a
-    /// callback), so backends may deliver completions while iterating their own queues.
+    /// submit(). It may submit() new operations (a writer continuing with the rest of its
+    /// buffer), but must not cancel() or forget_fd(): backends deliver completions while
+    /// iterating their own queues.
     void (*on_complete)(IoOperation& self) noexcept = nullptr;
 
     // Backend bookkeeping.

@@ -12,7 +12,7 @@ Backend& running_backend() {
 
 IoAwaitable::IoAwaitable(IoOpcode opcode_value, int fd_value, void* buffer_value,
                          std::size_t length_value, int flags_value, sockaddr* address_value,
-                         socklen_t address_length_value) noexcept {
+                         socklen_t address_length_value, msghdr* message_value) noexcept {
     opcode = opcode_value;
     fd = fd_value;
     buffer = buffer_value;
@@ -20,6 +20,7 @@ IoAwaitable::IoAwaitable(IoOpcode opcode_value, int fd_value, void* buffer_value
     flags = flags_value;
     address = address_value;
     address_length = address_length_value;
+    message = message_value;
     on_complete = &IoAwaitable::on_done;
 }
 
@@ -43,10 +44,10 @@ bool IoAwaitable::await_suspend(std::coroutine_handle<> awaiting) {
 long IoAwaitable::await_resume() {
     if (task_ != nullptr) {
         if (cancel_requested_ && result == -ECANCELED) task_->throw_cancelled();
-        // Completed although cancelled: keep the result (bytes must not be lost) and let
-        // the next await point deliver the cancellation.
-        if (cancel_requested_) task_->cancel("");
-        task_->throw_if_cancel_pending();
+        // Completed although cancelled (or cancelled between completion and resumption):
+        // the result holds bytes or a descriptor that must not be lost, so it is returned
+        // and the next await point delivers the cancellation.
+        if (cancel_requested_) task_->defer_cancel();
     }
     return result;
 }
@@ -87,6 +88,15 @@ IoAwaitable IoAwaitable::accept(int fd, sockaddr* address, socklen_t length) {
 IoAwaitable IoAwaitable::connect(int fd, const sockaddr* address, socklen_t length) {
     return IoAwaitable(IoOpcode::connect, fd, nullptr, 0, 0, const_cast<sockaddr*>(address),
                        length);
+}
+
+IoAwaitable IoAwaitable::recvmsg(int fd, msghdr* message, int flags) {
+    return IoAwaitable(IoOpcode::recvmsg, fd, nullptr, 0, flags, nullptr, 0, message);
+}
+
+IoAwaitable IoAwaitable::sendmsg(int fd, const msghdr* message, int flags) {
+    return IoAwaitable(IoOpcode::sendmsg, fd, nullptr, 0, flags, nullptr, 0,
+                       const_cast<msghdr*>(message));
 }
 
 IoAwaitable IoAwaitable::readable(int fd) { return IoAwaitable(IoOpcode::poll_readable, fd); }

@@ -31,12 +31,18 @@ public:
     static IoAwaitable send(int fd, const void* buffer, std::size_t length, int flags = 0);
     static IoAwaitable accept(int fd, sockaddr* address = nullptr, socklen_t length = 0);
     static IoAwaitable connect(int fd, const sockaddr* address, socklen_t length);
+    static IoAwaitable recvmsg(int fd, msghdr* message, int flags = 0);
+    static IoAwaitable sendmsg(int fd, const msghdr* message, int flags = 0);
     static IoAwaitable readable(int fd);
     static IoAwaitable writable(int fd);
 
+    /// After an accept: the size of the peer address the kernel wrote.
+    socklen_t address_length_result() const noexcept { return address_length; }
+
 private:
     IoAwaitable(IoOpcode opcode, int fd, void* buffer = nullptr, std::size_t length = 0,
-                int flags = 0, sockaddr* address = nullptr, socklen_t address_length = 0) noexcept;
+                int flags = 0, sockaddr* address = nullptr, socklen_t address_length = 0,
+                msghdr* message = nullptr) noexcept;
     static void on_done(IoOperation& op) noexcept;
     static bool on_cancel(void* self) noexcept;
 

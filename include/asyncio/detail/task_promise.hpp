@@ -31,20 +31,20 @@ struct CancelHook {
 
 /// What a suspended task is waiting for, for introspection (all_tasks(), the call graph).
 enum class AwaitKind : std::uint8_t {
-    nothing,    // running or queued
-    task,       // another task: `object` is its TaskPromiseBase
-    future,     // a Future: `object` is its state
-    sleep,      // `object` is the TimerNode (deadline)
-    gather,     // gather(), wait(): `object` is the MultiWait
-    completion, // as_completed(): `object` is the CompletionQueue
-    task_group, // TaskGroup's exit: `object` is the TaskGroup
+    nothing,     // running or queued
+    task,        // another task: `object` is its TaskPromiseBase
+    future,      // a Future: `object` is its state
+    sleep,       // `object` is the TimerNode (deadline)
+    gather,      // gather(), wait(): `object` is the MultiWait
+    completion,  // as_completed(): `object` is the CompletionQueue
+    task_group,  // TaskGroup's exit: `object` is the TaskGroup
     lock,
     event,
     condition,
     semaphore,
     barrier,
     queue,
-    io,         // `fd` is the descriptor
+    io,  // `fd` is the descriptor
     other,
 };
 
@@ -95,6 +95,10 @@ public:
         if (must_cancel_) throw_cancelled();
     }
 
+    /// A cancellation its await point could not take because the awaited operation had
+    /// already completed (with bytes that must not be lost): the next await point delivers it.
+    void defer_cancel() noexcept { must_cancel_ = true; }
+
     /// Throws CancelledError with the message of the latest cancel(), clearing any pending
     /// cancellation (several cancel() calls before the task resumes raise one error).
     [[noreturn]] void throw_cancelled();
@@ -119,8 +123,7 @@ public:
     const CreationSite& creation_site() const noexcept { return site_; }
     /// Where create_task() was called, when recorded (debug mode), else nullptr.
     const CreationSite* scheduled_at() const noexcept {
-        return extras_ && extras_->scheduled_at.file != nullptr ? &extras_->scheduled_at
-                                                                 : nullptr;
+        return extras_ && extras_->scheduled_at.file != nullptr ? &extras_->scheduled_at : nullptr;
     }
     bool is_scheduled_task() const noexcept { return scheduled_; }
     std::coroutine_handle<> resume_point() const noexcept { return resume_point_; }
@@ -175,8 +178,8 @@ public:
     FinalAwaiter final_suspend() noexcept { return {*this}; }
     void unhandled_exception() noexcept { exception_ = std::current_exception(); }
 
-    bool started_ = false;                   // first resumed (directly or as a task)
-    std::coroutine_handle<> continuation_;   // the frame awaiting this one directly
+    bool started_ = false;                  // first resumed (directly or as a task)
+    std::coroutine_handle<> continuation_;  // the frame awaiting this one directly
     // The coroutine call stack, for introspection: a directly awaited frame points at the
     // promise of the frame awaiting it (its task's root frame included); a task points at
     // its innermost running frame (nullptr: the root frame itself).

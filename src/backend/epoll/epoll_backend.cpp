@@ -13,15 +13,16 @@
 // Wake-ups from other threads and from signal handlers write to an eventfd that is always
 // registered.
 
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <system_error>
+#include <vector>
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <system_error>
-#include <vector>
 
 #include "backend/backend.hpp"
 
@@ -172,10 +173,18 @@ public:
             }
         }
         FdState& state = get(op.fd);
-        (is_write_side(op.opcode) ? state.writers : state.readers).push(op);
+        OpQueue& queue = is_write_side(op.opcode) ? state.writers : state.readers;
+        queue.push(op);
+        if (const int error = update_interest(op.fd, state); error != 0) {
+            // Not watchable (closed, or a regular file: EPERM): this operation fails at
+            // once, and so does anything else queued on the descriptor.
+            queue.erase(op);
+            fail_all(state, error);
+            op.result = -error;
+            return true;
+        }
         op.in_flight = true;
         ++pending_;
-        update_interest(op.fd, state);
         return false;
     }
 
@@ -258,10 +267,11 @@ private:
 
     FdState* find(int fd) noexcept {
         return static_cast<std::size_t>(fd) < fds_.size() ? &fds_[static_cast<std::size_t>(fd)]
-                                                           : nullptr;
+                                                          : nullptr;
     }
     FdState& get(int fd) {
-        if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 1);
+        if (static_cast<std::size_t>(fd) >= fds_.size())
+            fds_.resize(static_cast<std::size_t>(fd) + 1);
         return fds_[static_cast<std::size_t>(fd)];
     }
     FdState& get_existing(int fd) noexcept { return fds_[static_cast<std::size_t>(fd)]; }
@@ -312,19 +322,21 @@ private:
         }
         if (!state->readers.empty()) wanted |= EPOLLIN | EPOLLRDHUP;
         if (!state->writers.empty()) wanted |= EPOLLOUT;
-        set_interest(fd, *state, wanted);
+        if (const int error = set_interest(fd, *state, wanted); error != 0) fail_all(*state, error);
         return delivered;
     }
 
-    void update_interest(int fd, FdState& state) noexcept {
+    /// Raises the interest to what the queues need. Returns 0 or the errno of epoll_ctl.
+    int update_interest(int fd, FdState& state) noexcept {
         std::uint32_t wanted = state.interest;
         if (!state.readers.empty()) wanted |= EPOLLIN | EPOLLRDHUP;
         if (!state.writers.empty()) wanted |= EPOLLOUT;
-        set_interest(fd, state, wanted);
+        return set_interest(fd, state, wanted);
     }
 
-    void set_interest(int fd, FdState& state, std::uint32_t wanted) noexcept {
-        if (wanted == state.interest) return;
+    /// Returns 0 or the errno of epoll_ctl (the interest is then cleared).
+    int set_interest(int fd, FdState& state, std::uint32_t wanted) noexcept {
+        if (wanted == state.interest) return 0;
         epoll_event event{};
         event.events = wanted;
         event.data.fd = fd;
@@ -342,12 +354,15 @@ private:
         }
         if (rc == 0 || wanted == 0) {
             state.interest = wanted;
-            return;
+            return 0;
         }
-        // The descriptor cannot be watched (closed, or a regular file: EPERM). Fail its
-        // queued operations rather than wait forever.
-        const int error = errno;
         state.interest = 0;
+        return errno;
+    }
+
+    /// Fails every queued operation of a descriptor that cannot be watched any more,
+    /// rather than let them wait forever.
+    void fail_all(FdState& state, int error) noexcept {
         for (OpQueue* queue : {&state.readers, &state.writers}) {
             while (IoOperation* op = queue->head) {
                 queue->erase(*op);
@@ -359,7 +374,7 @@ private:
 
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
-    std::vector<FdState> fds_;
+    std::deque<FdState> fds_;  // a deque: growing it keeps references to states valid
     std::vector<epoll_event> events_;
     std::size_t pending_ = 0;
 };
@@ -370,16 +385,26 @@ std::unique_ptr<Backend> make_epoll_backend() { return std::make_unique<EpollBac
 
 const char* to_string(IoOpcode opcode) noexcept {
     switch (opcode) {
-        case IoOpcode::poll_readable: return "poll_readable";
-        case IoOpcode::poll_writable: return "poll_writable";
-        case IoOpcode::read: return "read";
-        case IoOpcode::write: return "write";
-        case IoOpcode::recv: return "recv";
-        case IoOpcode::send: return "send";
-        case IoOpcode::recvmsg: return "recvmsg";
-        case IoOpcode::sendmsg: return "sendmsg";
-        case IoOpcode::accept: return "accept";
-        case IoOpcode::connect: return "connect";
+        case IoOpcode::poll_readable:
+            return "poll_readable";
+        case IoOpcode::poll_writable:
+            return "poll_writable";
+        case IoOpcode::read:
+            return "read";
+        case IoOpcode::write:
+            return "write";
+        case IoOpcode::recv:
+            return "recv";
+        case IoOpcode::send:
+            return "send";
+        case IoOpcode::recvmsg:
+            return "recvmsg";
+        case IoOpcode::sendmsg:
+            return "sendmsg";
+        case IoOpcode::accept:
+            return "accept";
+        case IoOpcode::connect:
+            return "connect";
     }
     return "unknown";
 }

@@ -1,0 +1,56 @@
+#include "net/os_error.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <unistd.h>
+
+#include "asyncio/errors.hpp"
+#include "loop/event_loop_impl.hpp"
+
+namespace asyncio::detail {
+
+std::exception_ptr make_os_error(int error, const std::string& what) {
+    const std::string message =
+        what + ": " + std::strerror(error) + " [errno " + std::to_string(error) + "]";
+    switch (error) {
+        case ECONNREFUSED:
+            return std::make_exception_ptr(ConnectionRefusedError(error, message));
+        case ECONNRESET:
+            return std::make_exception_ptr(ConnectionResetError(error, message));
+        case ECONNABORTED:
+        case ETIMEDOUT:
+            return std::make_exception_ptr(ConnectionAbortedError(error, message));
+        case EPIPE:
+        case ESHUTDOWN:
+            return std::make_exception_ptr(BrokenPipeError(error, message));
+        case EADDRINUSE:
+            return std::make_exception_ptr(AddressInUseError(error, message));
+        default:
+            return std::make_exception_ptr(OSError(error, message));
+    }
+}
+
+void throw_os_error(int error, const std::string& what) {
+    std::rethrow_exception(make_os_error(error, what));
+}
+
+void close_descriptor(int fd) noexcept { close_descriptor(running_loop, fd); }
+
+void close_descriptor(LoopCore* loop, int fd) noexcept {
+    if (fd < 0) return;
+    if (loop != nullptr && loop_is_alive(loop)) {
+        if (auto& backend = static_cast<EventLoop&>(*loop).impl().backend) backend->forget_fd(fd);
+    }
+    ::close(fd);
+}
+
+Backend& backend_of_live_loop(LoopCore* loop) {
+    if (loop == nullptr || !loop_is_alive(loop))
+        throw RuntimeError("I/O on a destroyed event loop");
+    auto& backend = static_cast<EventLoop&>(*loop).impl().backend;
+    if (!backend) throw RuntimeError("I/O on a closed event loop");
+    return *backend;
+}
+
+}  // namespace asyncio::detail
