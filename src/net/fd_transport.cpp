@@ -192,6 +192,7 @@ private:
         self.in_flight_ = false;
         self.loop_->end_external_work();
         self.take_result(op.result);
+        self.maybe_resume_writing();
         self.start_sending();
     }
 

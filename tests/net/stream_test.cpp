@@ -1,6 +1,8 @@
 // StreamReader / StreamWriter over TCP, against our own server on 127.0.0.1.
 
+#include <array>
 #include <string>
+#include <vector>
 
 #include <sys/socket.h>
 
@@ -36,6 +38,8 @@ Task<Server> sender(std::string data) {
     };
     co_return co_await start_server(std::move(handler), "127.0.0.1", 0);
 }
+
+constexpr int kSmallBuffer = 8192;
 
 std::uint16_t port_of(const Server& server) { return server.sockets().at(0).port(); }
 
@@ -193,6 +197,225 @@ ASYNCIO_TEST(Stream, WriteAfterCloseThrows) {
     co_await writer.wait_closed();
     server.close();
     co_await server.wait_closed();
+}
+
+/// Accepts one connection on a plain socket so the test controls the peer's every move.
+struct RawPeer {
+    Socket listener;
+    std::uint16_t port = 0;
+
+    static RawPeer listen() {
+        RawPeer peer;
+        peer.listener = Socket::create(AddressFamily::ipv4, SocketType::stream);
+        peer.listener.bind(SocketAddress::parse("127.0.0.1", 0));
+        peer.listener.listen();
+        peer.port = peer.listener.local_address().port();
+        return peer;
+    }
+};
+
+ASYNCIO_TEST(Stream, FastWriterToSlowReaderWaitsInDrainAndMemoryStaysBounded) {
+    RawPeer peer = RawPeer::listen();
+    // Small kernel buffers (set before the handshake, which advertises the window), so
+    // the writer's own buffer is what fills up.
+    peer.listener.set_option(SOL_SOCKET, SO_RCVBUF, 8192);
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    auto accepted = co_await sock_accept(peer.listener);
+    ::setsockopt(writer.fd(), SOL_SOCKET, SO_SNDBUF, &kSmallBuffer, sizeof kSmallBuffer);
+    writer.set_write_buffer_limits(64 * 1024);
+
+    constexpr std::size_t chunk = 16 * 1024;
+    constexpr std::size_t total = 8 * 1024 * 1024;
+    std::size_t largest_buffer = 0;
+    std::size_t received = 0;
+    auto slow_reader = create_task([](Socket& socket, std::size_t& count) -> Task<> {
+        std::array<char, 4096> buffer{};
+        for (;;) {
+            const std::size_t n = co_await sock_recv_into(socket, buffer);
+            if (n == 0) break;
+            for (std::size_t i = 0; i < n; ++i) {
+                CO_ASSERT_EQ(buffer[i], static_cast<char>('a' + (count + i) % 26));
+            }
+            count += n;
+            co_await sleep(0s);  // let the writer run between reads
+        }
+    }(accepted.socket, received));
+    std::string block(chunk, '\0');
+    for (std::size_t sent = 0; sent < total; sent += chunk) {
+        for (std::size_t i = 0; i < chunk; ++i) block[i] = static_cast<char>('a' + (sent + i) % 26);
+        writer.write(block);
+        largest_buffer = std::max(largest_buffer, writer.write_buffer_size());
+        co_await writer.drain();
+    }
+    writer.close();
+    co_await writer.wait_closed();
+    co_await slow_reader;
+    CO_ASSERT_EQ(received, total);
+    // The writer did outrun the reader, and drain() let the buffer grow by at most one
+    // chunk past the high-water mark.
+    CO_ASSERT_TRUE(largest_buffer > 64 * 1024);
+    CO_ASSERT_TRUE(largest_buffer <= 64 * 1024 + chunk);
+}
+
+ASYNCIO_TEST(Stream, HundredConcurrentDrainsOnAPausedWriterAllResume) {
+    // gh-74116: concurrent drain() calls raised AssertionError in CPython.
+    RawPeer peer = RawPeer::listen();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    auto accepted = co_await sock_accept(peer.listener);
+    writer.set_write_buffer_limits(1024);
+    writer.write(std::string(4 * 1024 * 1024, 'x'));  // far more than the kernel takes at once
+    CO_ASSERT_TRUE(writer.write_buffer_size() > 1024);
+    int resumed = 0;
+    std::vector<TaskHandle<>> drains;
+    for (int i = 0; i < 100; ++i) {
+        drains.push_back(create_task([](StreamWriter w, int& count) -> Task<> {
+            co_await w.drain();
+            ++count;
+        }(writer, resumed)));
+    }
+    co_await sleep(0s);
+    CO_ASSERT_EQ(resumed, 0);
+    std::string sink = co_await sock_recv(accepted.socket, 1);
+    while (resumed < 100) {
+        sink = co_await sock_recv(accepted.socket, 1 << 20);
+        CO_ASSERT_TRUE(!sink.empty());
+    }
+    for (auto& drain : drains) co_await drain;
+    CO_ASSERT_EQ(resumed, 100);
+}
+
+ASYNCIO_TEST(Stream, CancelledReadexactlyKeepsTheBytesItReceived) {
+    // Tokio users lost bytes this way (RELIABILITY row 17): cancel a readexactly that has
+    // part of its message, then read again.
+    RawPeer peer = RawPeer::listen();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    auto accepted = co_await sock_accept(peer.listener);
+    auto first = create_task(reader.readexactly(10));
+    co_await sock_sendall(accepted.socket, "01234");
+    while (reader.buffered() < 5) co_await sleep(0s);
+    first.cancel();
+    bool cancelled = false;
+    try {
+        co_await first;
+    } catch (const CancelledError&) {
+        cancelled = true;
+    }
+    CO_ASSERT_TRUE(cancelled);
+    co_await sock_sendall(accepted.socket, "56789");
+    CO_ASSERT_EQ(co_await reader.readexactly(10), "0123456789");
+}
+
+ASYNCIO_TEST(Stream, CancelledReaduntilKeepsTheBytesItReceived) {
+    RawPeer peer = RawPeer::listen();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    auto accepted = co_await sock_accept(peer.listener);
+    auto first = create_task(reader.readuntil("\r\n"));
+    co_await sock_sendall(accepted.socket, "GET / HTTP/1.1\r");
+    while (reader.buffered() < 15) co_await sleep(0s);
+    first.cancel();
+    co_await sleep(0s);
+    CO_ASSERT_TRUE(first.cancelled());
+    co_await sock_sendall(accepted.socket, "\nHost: x\r\n");
+    CO_ASSERT_EQ(co_await reader.readuntil("\r\n"), "GET / HTTP/1.1\r\n");
+    CO_ASSERT_EQ(co_await reader.readuntil("\r\n"), "Host: x\r\n");
+}
+
+ASYNCIO_TEST(Stream, ResetByPeerRaisesConnectionResetError) {
+    RawPeer peer = RawPeer::listen();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    auto accepted = co_await sock_accept(peer.listener);
+    writer.write("request");
+    co_await writer.drain();
+    // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+    struct linger abort_on_close {
+        1, 0
+    };
+    ::setsockopt(accepted.socket.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close,
+                 sizeof abort_on_close);
+    accepted.socket.close();
+    bool reset = false;
+    try {
+        co_await reader.read(100);
+    } catch (const ConnectionResetError& error) {
+        reset = true;
+        CO_ASSERT_EQ(error.code(), ECONNRESET);
+    }
+    CO_ASSERT_TRUE(reset);
+}
+
+ASYNCIO_TEST(Stream, WritingToAClosedPeerEndsInBrokenPipeOrReset) {
+    RawPeer peer = RawPeer::listen();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    auto accepted = co_await sock_accept(peer.listener);
+    accepted.socket.close();
+    bool failed = false;
+    try {
+        // The first writes may still be accepted by the kernel; an RST comes back, then EPIPE.
+        for (int i = 0; i < 1000; ++i) {
+            writer.write(std::string(64 * 1024, 'p'));
+            co_await writer.drain();
+            co_await sleep(0s);
+        }
+    } catch (const BrokenPipeError&) {
+        failed = true;
+    } catch (const ConnectionResetError&) {
+        failed = true;
+    }
+    CO_ASSERT_TRUE(failed);
+    CO_ASSERT_TRUE(writer.is_closing());
+    bool rethrown = false;
+    try {
+        co_await writer.wait_closed();
+    } catch (const ConnectionError&) {
+        rethrown = true;
+    }
+    CO_ASSERT_TRUE(rethrown);
+}
+
+ASYNCIO_TEST(Stream, TwoTasksReadingAtOnceIsAnError) {
+    RawPeer peer = RawPeer::listen();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    auto accepted = co_await sock_accept(peer.listener);
+    auto first = create_task(reader.read(10));
+    co_await sleep(0s);
+    bool refused = false;
+    try {
+        co_await reader.read(10);
+    } catch (const RuntimeError& error) {
+        refused = std::string(error.what()).find("already waiting") != std::string::npos;
+    }
+    CO_ASSERT_TRUE(refused);
+    co_await sock_sendall(accepted.socket, "data");
+    CO_ASSERT_EQ(co_await first, "data");
+}
+
+ASYNCIO_TEST(Stream, ClosingTheWriterEndsAPendingReadWithEof) {
+    RawPeer peer = RawPeer::listen();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    auto accepted = co_await sock_accept(peer.listener);
+    auto pending = create_task(reader.read(10));
+    co_await sleep(0s);
+    writer.close();
+    co_await writer.wait_closed();
+    CO_ASSERT_EQ(co_await pending, "");
+    CO_ASSERT_EQ(writer.fd(), -1);
+}
+
+ASYNCIO_TEST(Stream, DroppedWriterStillSendsWhatWasWritten) {
+    RawPeer peer = RawPeer::listen();
+    const std::string payload(3 * 1024 * 1024, 'd');
+    {
+        auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+        writer.write(payload);
+    }  // both halves gone: the transport flushes in the background, then closes
+    auto accepted = co_await sock_accept(peer.listener);
+    std::size_t received = 0;
+    for (;;) {
+        const std::string data = co_await sock_recv(accepted.socket, 1 << 20);
+        if (data.empty()) break;
+        received += data.size();
+    }
+    CO_ASSERT_EQ(received, payload.size());
 }
 
 }  // namespace

@@ -38,8 +38,8 @@ public:
     explicit operator bool() const noexcept { return is_open(); }
     /// Gives the descriptor up without closing it.
     int release() noexcept;
-    /// Closes the socket (idempotent). Operations still pending on it end with CancelledError
-    /// in the tasks that await them.
+    /// Closes the socket (idempotent). Operations still pending on it end in the tasks that
+    /// await them with OSError (ECANCELED).
     void close() noexcept;
 
     /// Throws: AddressInUseError or OSError, naming the address.
