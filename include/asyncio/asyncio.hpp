@@ -18,6 +18,7 @@
 #include "asyncio/net/socket_address.hpp"
 #include "asyncio/net/stream.hpp"
 #include "asyncio/net/tcp.hpp"
+#include "asyncio/net/udp.hpp"
 #include "asyncio/net/unix.hpp"
 #include "asyncio/shield.hpp"
 #include "asyncio/sleep.hpp"
