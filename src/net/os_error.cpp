@@ -11,8 +11,11 @@
 namespace asyncio::detail {
 
 std::exception_ptr make_os_error(int error, const std::string& what) {
-    const std::string message =
-        what + ": " + std::strerror(error) + " [errno " + std::to_string(error) + "]";
+    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict, PR 105329) on the
+    // equivalent chain of operator+.
+    std::string message = what;
+    message.append(": ").append(std::strerror(error)).append(" [errno ");
+    message.append(std::to_string(error)).append("]");
     switch (error) {
         case ECONNREFUSED:
             return std::make_exception_ptr(ConnectionRefusedError(error, message));
