@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "asyncio/errors.hpp"
+#include "asyncio/log.hpp"
 #include "net/stream_state.hpp"
 
 namespace asyncio {
@@ -42,6 +43,19 @@ Task<bool> fill(StreamState& state, const char* caller) {
 }
 
 }  // namespace
+
+StreamState::~StreamState() {
+    if (!transport) return;
+    // Python warns "unclosed <StreamWriter>" (a ResourceWarning) in the same case: the
+    // connection is still closed properly, but the program forgot about it.
+    if (!transport->is_closing() && running_loop != nullptr && running_loop->debug()) {
+        const auto peer = transport->peername();
+        log(LogLevel::warning, "unclosed StreamWriter" +
+                                   (peer ? " to " + peer->to_string() : std::string()) +
+                                   ": closing it; call close() (and wait_closed()) when done");
+    }
+    transport->close();
+}
 
 Stream make_stream(std::shared_ptr<StreamTransport> transport, std::size_t limit) {
     if (limit == 0) throw std::invalid_argument("stream limit must be positive");

@@ -18,9 +18,7 @@ struct StreamState {
         : transport(std::move(transport_value)), limit(limit_value) {}
     StreamState(const StreamState&) = delete;
     StreamState& operator=(const StreamState&) = delete;
-    ~StreamState() {
-        if (transport) transport->close();
-    }
+    ~StreamState();
 
     /// The unread bytes are data[start, end). Consuming moves `start`; space is made at the
     /// back by sliding the unread bytes to the front, or by growing. Unlike a std::string,

@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include "backend/fault/fault_injection.hpp"
 #include "support/asyncio_test.hpp"
 
 namespace asyncio {
@@ -416,6 +417,94 @@ ASYNCIO_TEST(Stream, DroppedWriterStillSendsWhatWasWritten) {
         received += data.size();
     }
     CO_ASSERT_EQ(received, payload.size());
+}
+
+Task<> echo_all(StreamReader reader, StreamWriter writer) {
+    for (;;) {
+        std::string data = co_await reader.read(65536);
+        if (data.empty()) break;
+        writer.write(data);
+        co_await writer.drain();
+    }
+}
+
+ASYNCIO_TEST(Stream, ShortReadsAndWritesEverywhereKeepEveryByteInOrder) {
+    // Every operation moves at most 7 bytes: the transport must continue each partial
+    // write, the reader must assemble partial reads.
+    auto faults = detail::inject_faults(
+        get_running_loop(), {.opcode = std::nullopt, .first = 1, .every = 1, .max_bytes = 7});
+    auto server = co_await start_server(echo_all, "127.0.0.1", 0);
+    auto [reader, writer] = co_await open_connection("127.0.0.1", port_of(server));
+    std::string message;
+    for (int i = 0; i < 20'000; ++i) message += static_cast<char>('A' + i % 57);
+    writer.write(message);
+    co_await writer.drain();
+    CO_ASSERT_TRUE(co_await reader.readexactly(message.size()) == message);
+    CO_ASSERT_TRUE(*faults > 2 * message.size() / 7);
+    writer.close();
+    co_await writer.wait_closed();
+    server.close();
+    co_await server.wait_closed();
+}
+
+ASYNCIO_TEST(Stream, InjectedEpipeOnSendIsABrokenPipeErrorFromDrain) {
+    auto faults = detail::inject_faults(
+        get_running_loop(), {.opcode = detail::IoOpcode::send, .first = 1, .error = EPIPE});
+    RawPeer peer = RawPeer::listen();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    writer.write("doomed");
+    bool broken = false;
+    try {
+        co_await writer.drain();
+    } catch (const BrokenPipeError& error) {
+        broken = error.code() == EPIPE &&
+                 std::string(error.what()).find("send to 127.0.0.1:" + std::to_string(peer.port)) !=
+                     std::string::npos;
+    }
+    CO_ASSERT_TRUE(broken);
+    CO_ASSERT_EQ(*faults, 1u);
+    // The connection is over: further writes fail with the same error, reads too.
+    bool write_refused = false;
+    try {
+        writer.write("more");
+    } catch (const BrokenPipeError&) {
+        write_refused = true;
+    }
+    CO_ASSERT_TRUE(write_refused);
+    bool read_refused = false;
+    try {
+        co_await reader.read(10);
+    } catch (const BrokenPipeError&) {
+        read_refused = true;
+    }
+    CO_ASSERT_TRUE(read_refused);
+}
+
+ASYNCIO_TEST(Stream, InjectedEconnresetOnRecvIsAConnectionResetError) {
+    detail::inject_faults(get_running_loop(),
+                          {.opcode = detail::IoOpcode::recv, .first = 1, .error = ECONNRESET});
+    RawPeer peer = RawPeer::listen();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    bool reset = false;
+    try {
+        co_await reader.readline();
+    } catch (const ConnectionResetError& error) {
+        reset = std::string(error.what()).find("recv from 127.0.0.1") != std::string::npos;
+    }
+    CO_ASSERT_TRUE(reset);
+}
+
+ASYNCIO_TEST_WITH(Stream, DebugModeWarnsAboutAWriterNeverClosed,
+                  (testing::TestOptions{.debug = true, .real_clock = false})) {
+    testing::LogCapture log;
+    RawPeer peer = RawPeer::listen();
+    { auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port); }
+    CO_ASSERT_TRUE(log.contains("unclosed StreamWriter to 127.0.0.1:" + std::to_string(peer.port)));
+    {
+        auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+        writer.close();
+    }
+    CO_ASSERT_EQ(log.lines().size(), 1u);
 }
 
 }  // namespace
