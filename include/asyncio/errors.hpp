@@ -127,8 +127,16 @@ public:
     using ConnectionError::ConnectionError;
 };
 
-/// The connection was aborted on this side (ECONNABORTED, ETIMEDOUT of TCP).
+/// The connection was aborted on this side (ECONNABORTED).
 class ConnectionAbortedError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+
+/// The kernel gave up on the peer (ETIMEDOUT: no answer to the connection request or to
+/// retransmissions). Python raises its TimeoutError, which is an OSError there; here
+/// `asyncio::TimeoutError` stays the error of deadlines set with timeout() and wait_for().
+class ConnectionTimeoutError : public ConnectionError {
 public:
     using ConnectionError::ConnectionError;
 };

@@ -22,8 +22,9 @@ std::exception_ptr make_os_error(int error, const std::string& what) {
         case ECONNRESET:
             return std::make_exception_ptr(ConnectionResetError(error, message));
         case ECONNABORTED:
-        case ETIMEDOUT:
             return std::make_exception_ptr(ConnectionAbortedError(error, message));
+        case ETIMEDOUT:
+            return std::make_exception_ptr(ConnectionTimeoutError(error, message));
         case EPIPE:
         case ESHUTDOWN:
             return std::make_exception_ptr(BrokenPipeError(error, message));

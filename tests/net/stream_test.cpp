@@ -285,6 +285,28 @@ ASYNCIO_TEST(Stream, HundredConcurrentDrainsOnAPausedWriterAllResume) {
     CO_ASSERT_EQ(resumed, 100);
 }
 
+ASYNCIO_TEST(Stream, CancelledDrainLeavesTheBytesQueuedAndTheyAllArrive) {
+    RawPeer peer = RawPeer::listen();
+    auto [reader, writer] = co_await open_connection("127.0.0.1", peer.port);
+    auto accepted = co_await sock_accept(peer.listener);
+    writer.set_write_buffer_limits(1024);
+    const std::string payload(4 * 1024 * 1024, 'w');
+    writer.write(payload);
+    auto draining = create_task(writer.drain());
+    co_await sleep(0s);
+    CO_ASSERT_TRUE(!draining.done());
+    draining.cancel();
+    co_await sleep(0s);
+    CO_ASSERT_TRUE(draining.cancelled());
+    std::size_t received = 0;
+    while (received < payload.size()) {
+        received += (co_await sock_recv(accepted.socket, 1 << 20)).size();
+    }
+    co_await writer.drain();  // the buffer is empty now
+    CO_ASSERT_EQ(received, payload.size());
+    CO_ASSERT_EQ(writer.write_buffer_size(), 0u);
+}
+
 ASYNCIO_TEST(Stream, CancelledReadexactlyKeepsTheBytesItReceived) {
     // Tokio users lost bytes this way (RELIABILITY row 17): cancel a readexactly that has
     // part of its message, then read again.

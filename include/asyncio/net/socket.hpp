@@ -76,7 +76,7 @@ struct AcceptedSocket {
 
 /// Connects `socket` to `address` (Python's `loop.sock_connect`).
 /// Cancellation: the connection attempt is abandoned; close the socket afterwards.
-/// Throws: ConnectionRefusedError, TimeoutError-like OSError (ETIMEDOUT), ... naming the address.
+/// Throws: ConnectionRefusedError, ConnectionTimeoutError, ... naming the address.
 Task<> sock_connect(Socket& socket, SocketAddress address);
 
 /// Waits for and accepts one connection on a listening socket.
