@@ -640,6 +640,9 @@ void EventLoop::close() {
     // Jobs still running post their results through call_soon_threadsafe: let them finish
     // before the queue is closed.
     shutdown_default_executor();
+    // Pending lookups end now (ARES_EDESTRUCTION) and c-ares closes its sockets while the
+    // backend and the loop can still take them back; their tasks are torn down below.
+    impl_->resolver.reset();
     {
         std::lock_guard lock(impl_->threadsafe_mutex);
         impl_->closed = true;

@@ -31,6 +31,14 @@ struct FdWatch : IoOperation {
     bool queued = false;  // a run of the callback is in the ready queue
 };
 
+class Resolver;
+
+/// Deletes the loop's DNS resolver where its type is complete (src/dns/resolver.cpp), so
+/// that the loop does not depend on c-ares's header.
+struct ResolverDeleter {
+    void operator()(Resolver* resolver) const noexcept;
+};
+
 /// Signal handling shared by all loops: a handler only sets a flag and writes to the
 /// owning loop's wake-up eventfd (both async-signal-safe).
 void install_signal(EventLoop& loop, int signum, int wake_fd);
@@ -79,6 +87,10 @@ struct EventLoop::Impl {
     std::vector<std::unique_ptr<detail::FdWatch>> retired_watches;
 
     std::map<int, std::function<void()>> signal_handlers;
+
+    /// The c-ares channel of this loop, created by the first lookup; close() destroys it.
+    /// Declared last: were it left to ~Impl, it would still go before the backend.
+    std::unique_ptr<detail::Resolver, detail::ResolverDeleter> resolver;
 };
 
 }  // namespace asyncio
