@@ -1,14 +1,19 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "asyncio/clock.hpp"
 #include "asyncio/detail/future_state.hpp"
@@ -19,6 +24,12 @@
 namespace asyncio {
 
 class EventLoop;
+class Socket;
+class SocketAddress;
+struct AcceptedSocket;
+struct AddressHints;
+struct AddressInfo;
+struct NameInfo;
 
 namespace detail {
 /// A unit of work for the default thread pool (move-only callables allowed).
@@ -177,8 +188,7 @@ public:
                         detail::CreationSite site = detail::CreationSite::current()) {
         check_thread("call_at()");
         check_open("call_at()");
-        auto* item =
-            new detail::TimerCallbackImpl<std::decay_t<F>>(*this, std::move(callback));
+        auto* item = new detail::TimerCallbackImpl<std::decay_t<F>>(*this, std::move(callback));
         item->site_ = site;
         return schedule_timer(when, item);
     }
@@ -230,6 +240,23 @@ public:
     void add_signal_handler(int signum, std::function<void()> callback);
     /// Restores the default disposition; returns false if no handler was set.
     bool remove_signal_handler(int signum);
+
+    // ---- sockets and names (Python's loop.sock_* and loop.getaddrinfo) ----
+    //
+    // The same operations as the free functions of <asyncio/net/socket.hpp> and
+    // <asyncio/net/dns.hpp>, for code ported from `loop.sock_recv(...)`; include those
+    // headers to call them. Throws: RuntimeError when this loop is not the running one.
+
+    Task<> sock_connect(Socket& socket, SocketAddress address);
+    Task<AcceptedSocket> sock_accept(Socket& listener);
+    Task<std::string> sock_recv(Socket& socket, std::size_t max_bytes);
+    Task<std::size_t> sock_recv_into(Socket& socket, std::span<char> buffer);
+    Task<> sock_sendall(Socket& socket, std::string_view data);
+    Task<std::size_t> sock_sendfile(Socket& socket, int file_fd, std::uint64_t offset,
+                                    std::optional<std::size_t> count);
+    Task<std::vector<AddressInfo>> getaddrinfo(std::string host, std::string service,
+                                               AddressHints hints);
+    Task<NameInfo> getnameinfo(SocketAddress address, int flags);
 
     // ---- errors and debugging ----
 
@@ -298,16 +325,17 @@ auto EventLoop::run_in_executor(F fn) -> Future<std::invoke_result_t<F&>> {
         post_threadsafe(make_callback(
             [this, f = std::move(carried), value = std::move(value),
              error = std::move(error)]() mutable {
-            end_external_work();
-            if (f.done()) return;  // cancelled meanwhile: the result is dropped
-            if (error) {
-                f.set_exception(error);
-            } else if constexpr (std::is_void_v<R>) {
-                f.set_result();
-            } else {
-                f.set_result(std::move(*value));
-            }
-        }, detail::CreationSite::current()));
+                end_external_work();
+                if (f.done()) return;  // cancelled meanwhile: the result is dropped
+                if (error) {
+                    f.set_exception(error);
+                } else if constexpr (std::is_void_v<R>) {
+                    f.set_result();
+                } else {
+                    f.set_result(std::move(*value));
+                }
+            },
+            detail::CreationSite::current()));
     }));
     return future;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "asyncio/errors.hpp"
+#include "asyncio/event_loop.hpp"
 #include "loop/io_awaitable.hpp"
 #include "net/os_error.hpp"
 
@@ -173,6 +174,62 @@ Task<std::size_t> sock_sendfile(Socket& socket, int file_fd, std::uint64_t offse
         if (ready < 0) throw_os_error(static_cast<int>(-ready), "sendfile");
     }
     co_return sent;
+}
+
+}  // namespace asyncio
+
+namespace asyncio {
+namespace {
+
+void require_running(const EventLoop& loop, const char* method) {
+    if (detail::running_loop != &loop) {
+        throw RuntimeError(std::string("EventLoop::") + method +
+                           "(): this loop is not the one running in this thread");
+    }
+}
+
+}  // namespace
+
+Task<> EventLoop::sock_connect(Socket& socket, SocketAddress address) {
+    require_running(*this, "sock_connect");
+    return asyncio::sock_connect(socket, address);
+}
+
+Task<AcceptedSocket> EventLoop::sock_accept(Socket& listener) {
+    require_running(*this, "sock_accept");
+    return asyncio::sock_accept(listener);
+}
+
+Task<std::string> EventLoop::sock_recv(Socket& socket, std::size_t max_bytes) {
+    require_running(*this, "sock_recv");
+    return asyncio::sock_recv(socket, max_bytes);
+}
+
+Task<std::size_t> EventLoop::sock_recv_into(Socket& socket, std::span<char> buffer) {
+    require_running(*this, "sock_recv_into");
+    return asyncio::sock_recv_into(socket, buffer);
+}
+
+Task<> EventLoop::sock_sendall(Socket& socket, std::string_view data) {
+    require_running(*this, "sock_sendall");
+    return asyncio::sock_sendall(socket, data);
+}
+
+Task<std::size_t> EventLoop::sock_sendfile(Socket& socket, int file_fd, std::uint64_t offset,
+                                           std::optional<std::size_t> count) {
+    require_running(*this, "sock_sendfile");
+    return asyncio::sock_sendfile(socket, file_fd, offset, count);
+}
+
+Task<std::vector<AddressInfo>> EventLoop::getaddrinfo(std::string host, std::string service,
+                                                      AddressHints hints) {
+    require_running(*this, "getaddrinfo");
+    return asyncio::getaddrinfo(std::move(host), std::move(service), hints);
+}
+
+Task<NameInfo> EventLoop::getnameinfo(SocketAddress address, int flags) {
+    require_running(*this, "getnameinfo");
+    return asyncio::getnameinfo(address, flags);
 }
 
 }  // namespace asyncio

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <fcntl.h>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -170,6 +171,36 @@ ASYNCIO_TEST(Socket, BadDescriptorsAreClearErrors) {
         not_connected = error.code() == ENOTCONN;
     }
     CO_ASSERT_TRUE(not_connected);
+}
+
+ASYNCIO_TEST(Socket, TheLoopMethodsAreTheSameOperations) {
+    EventLoop& loop = get_running_loop();
+    auto listener = Socket::create(AddressFamily::ipv4, SocketType::stream);
+    listener.bind(SocketAddress::parse("127.0.0.1", 0));
+    listener.listen();
+    auto client = Socket::create(AddressFamily::ipv4, SocketType::stream);
+    co_await loop.sock_connect(client, listener.local_address());
+    auto accepted = co_await loop.sock_accept(listener);
+    co_await loop.sock_sendall(client, "via the loop");
+    CO_ASSERT_EQ(co_await loop.sock_recv(accepted.socket, 100), "via the loop");
+    const auto infos = co_await loop.getaddrinfo("127.0.0.1", "80", {});
+    CO_ASSERT_TRUE(!infos.empty());
+    const auto name = co_await loop.getnameinfo(SocketAddress::parse("127.0.0.1", 80),
+                                                NI_NUMERICHOST | NI_NUMERICSERV);
+    CO_ASSERT_EQ(name.host, "127.0.0.1");
+}
+
+ASYNCIO_TEST(Socket, TheLoopMethodsRefuseALoopThatIsNotRunning) {
+    EventLoop other;
+    Socket socket;
+    bool refused = false;
+    try {
+        co_await other.sock_recv(socket, 1);
+    } catch (const RuntimeError& error) {
+        refused = std::string(error.what()).find("sock_recv") != std::string::npos;
+    }
+    CO_ASSERT_TRUE(refused);
+    other.close();
 }
 
 }  // namespace
