@@ -27,7 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-#define PROCESS_TEST(suite, name) \
+#define ASYNCIO_PROCESS_TEST(suite, name) \
     ASYNCIO_TEST_WITH(suite, name, (::asyncio::testing::TestOptions{.real_clock = true}))
 
 /// Makes the children started while it lives use the fallback waiting thread.
@@ -37,11 +37,11 @@ struct ThreadWatcherScope {
 };
 
 /// The body runs once per watcher: Process.name and ProcessThreadWatcher.name.
-#define BOTH_WATCHERS(name)                          \
-    PROCESS_TEST(Process, name) { co_await name(); } \
-    PROCESS_TEST(ProcessThreadWatcher, name) {       \
-        ThreadWatcherScope scope;                    \
-        co_await name();                             \
+#define ASYNCIO_BOTH_WATCHERS(name)                          \
+    ASYNCIO_PROCESS_TEST(Process, name) { co_await name(); } \
+    ASYNCIO_PROCESS_TEST(ProcessThreadWatcher, name) {       \
+        ThreadWatcherScope scope;                            \
+        co_await name();                                     \
     }
 
 ProcessOptions with(Redirect in, Redirect out, Redirect err = Redirect::inherit) {
@@ -94,9 +94,9 @@ Task<> EchoOutputIsReadThroughStdout() {
     CO_ASSERT_EQ(code, 0);
     CO_ASSERT_EQ(process.returncode(), std::optional<int>(0));
 }
-BOTH_WATCHERS(EchoOutputIsReadThroughStdout)
+ASYNCIO_BOTH_WATCHERS(EchoOutputIsReadThroughStdout)
 
-PROCESS_TEST(Process, CatEchoesWhatStdinReceives) {
+ASYNCIO_PROCESS_TEST(Process, CatEchoesWhatStdinReceives) {
     auto process = co_await create_subprocess_exec("cat", with(Redirect::pipe, Redirect::pipe));
     StreamWriter& in = *process.stdin_writer();
     StreamReader& out = *process.stdout_reader();
@@ -114,7 +114,7 @@ PROCESS_TEST(Process, CatEchoesWhatStdinReceives) {
     CO_ASSERT_EQ(code, 0);
 }
 
-PROCESS_TEST(Process, CommunicateSendsInputAndCollectsOutput) {
+ASYNCIO_PROCESS_TEST(Process, CommunicateSendsInputAndCollectsOutput) {
     auto process = co_await create_subprocess_exec("cat", with(Redirect::pipe, Redirect::pipe));
     auto [out, err] = co_await process.communicate("some input");
     CO_ASSERT_EQ(out, "some input");
@@ -122,7 +122,7 @@ PROCESS_TEST(Process, CommunicateSendsInputAndCollectsOutput) {
     CO_ASSERT_EQ(process.returncode(), std::optional<int>(0));
 }
 
-PROCESS_TEST(Process, StdoutAndStderrAreSeparatePipes) {
+ASYNCIO_PROCESS_TEST(Process, StdoutAndStderrAreSeparatePipes) {
     auto process = co_await create_subprocess_shell(
         "echo out; echo err >&2", with(Redirect::inherit, Redirect::pipe, Redirect::pipe));
     auto [out, err] = co_await process.communicate();
@@ -130,7 +130,7 @@ PROCESS_TEST(Process, StdoutAndStderrAreSeparatePipes) {
     CO_ASSERT_EQ(err, "err\n");
 }
 
-PROCESS_TEST(Process, StderrMergesIntoStdout) {
+ASYNCIO_PROCESS_TEST(Process, StderrMergesIntoStdout) {
     auto process = co_await create_subprocess_shell(
         "echo out; echo err >&2", with(Redirect::inherit, Redirect::pipe, Redirect::to_stdout));
     CO_ASSERT_TRUE(process.stderr_reader() == nullptr);
@@ -139,7 +139,7 @@ PROCESS_TEST(Process, StderrMergesIntoStdout) {
     CO_ASSERT_EQ(err, "");
 }
 
-PROCESS_TEST(Process, DevnullGivesEofOnStdinAndSwallowsOutput) {
+ASYNCIO_PROCESS_TEST(Process, DevnullGivesEofOnStdinAndSwallowsOutput) {
     auto reader = co_await create_subprocess_exec("cat", with(Redirect::devnull, Redirect::pipe));
     auto [read_out, read_err] = co_await reader.communicate();
     CO_ASSERT_EQ(read_out, "");
@@ -153,14 +153,14 @@ PROCESS_TEST(Process, DevnullGivesEofOnStdinAndSwallowsOutput) {
     CO_ASSERT_EQ(err, "shown\n");
 }
 
-PROCESS_TEST(Subprocess, ShellRunsAPipeline) {
+ASYNCIO_PROCESS_TEST(Subprocess, ShellRunsAPipeline) {
     auto process = co_await create_subprocess_shell("printf a | tr a b", piped_out());
     auto [out, err] = co_await process.communicate();
     CO_ASSERT_EQ(out, "b");
     CO_ASSERT_EQ(process.returncode(), std::optional<int>(0));
 }
 
-PROCESS_TEST(Subprocess, EnvironmentCanBeReplaced) {
+ASYNCIO_PROCESS_TEST(Subprocess, EnvironmentCanBeReplaced) {
     ProcessOptions options = piped_out();
     options.env = std::map<std::string, std::string>{{"ONLY", "this"}};
     auto process = co_await create_subprocess_shell("echo \"$ONLY:$HOME\"", options);
@@ -168,7 +168,7 @@ PROCESS_TEST(Subprocess, EnvironmentCanBeReplaced) {
     CO_ASSERT_EQ(out, "this:\n");
 }
 
-PROCESS_TEST(Subprocess, EnvironmentCanBeExtended) {
+ASYNCIO_PROCESS_TEST(Subprocess, EnvironmentCanBeExtended) {
     ::setenv("ASYNCIO_PROCESS_TEST_INHERITED", "kept", 1);
     ProcessOptions options = piped_out();
     options.extra_env = {{"ASYNCIO_PROCESS_TEST_ADDED", "42"}, {"HOME", "/overridden"}};
@@ -179,7 +179,7 @@ PROCESS_TEST(Subprocess, EnvironmentCanBeExtended) {
     CO_ASSERT_EQ(out, "kept 42 /overridden\n");
 }
 
-PROCESS_TEST(Subprocess, ProgramIsSearchedInTheChildsPath) {
+ASYNCIO_PROCESS_TEST(Subprocess, ProgramIsSearchedInTheChildsPath) {
     // As Python: with env= replacing PATH, the program is looked up in the new PATH.
     ProcessOptions options = piped_out();
     options.env = std::map<std::string, std::string>{{"PATH", "/nonexistent-dir"}};
@@ -192,7 +192,7 @@ PROCESS_TEST(Subprocess, ProgramIsSearchedInTheChildsPath) {
     CO_ASSERT_TRUE(not_found);
 }
 
-PROCESS_TEST(Subprocess, WorkingDirectoryIsSet) {
+ASYNCIO_PROCESS_TEST(Subprocess, WorkingDirectoryIsSet) {
     ProcessOptions options = piped_out();
     options.cwd = "/";
     auto process = co_await create_subprocess_exec("pwd", options);
@@ -200,7 +200,7 @@ PROCESS_TEST(Subprocess, WorkingDirectoryIsSet) {
     CO_ASSERT_EQ(out, "/\n");
 }
 
-PROCESS_TEST(Subprocess, MissingWorkingDirectoryIsFileNotFoundNamingIt) {
+ASYNCIO_PROCESS_TEST(Subprocess, MissingWorkingDirectoryIsFileNotFoundNamingIt) {
     ProcessOptions options;
     options.cwd = "/nonexistent-asyncio-dir";
     bool thrown = false;
@@ -215,7 +215,7 @@ PROCESS_TEST(Subprocess, MissingWorkingDirectoryIsFileNotFoundNamingIt) {
     CO_ASSERT_TRUE(thrown);
 }
 
-PROCESS_TEST(Subprocess, NewSessionAndProcessGroupAreApplied) {
+ASYNCIO_PROCESS_TEST(Subprocess, NewSessionAndProcessGroupAreApplied) {
     ProcessOptions session;
     session.start_new_session = true;
     auto leader = co_await create_subprocess_exec("sleep", "10", session);
@@ -241,7 +241,7 @@ Task<> ExitCodeIsTheReturncode() {
     CO_ASSERT_EQ(code, 3);
     CO_ASSERT_EQ(process.returncode(), std::optional<int>(3));
 }
-BOTH_WATCHERS(ExitCodeIsTheReturncode)
+ASYNCIO_BOTH_WATCHERS(ExitCodeIsTheReturncode)
 
 Task<> KilledChildHasNegativeSignalAsReturncode() {
     auto killed = co_await create_subprocess_exec("sleep", "10");
@@ -259,9 +259,9 @@ Task<> KilledChildHasNegativeSignalAsReturncode() {
     const int signalled_code = co_await signalled.wait();
     CO_ASSERT_EQ(signalled_code, -SIGUSR1);
 }
-BOTH_WATCHERS(KilledChildHasNegativeSignalAsReturncode)
+ASYNCIO_BOTH_WATCHERS(KilledChildHasNegativeSignalAsReturncode)
 
-PROCESS_TEST(Subprocess, ChildGetsDefaultSigpipeBack) {
+ASYNCIO_PROCESS_TEST(Subprocess, ChildGetsDefaultSigpipeBack) {
     // This process ignores SIGPIPE (pipe transports need it); ignored signals survive exec,
     // so without the reset `yes` would see EPIPE and complain instead of dying quietly.
     ::signal(SIGPIPE, SIG_IGN);
@@ -272,7 +272,7 @@ PROCESS_TEST(Subprocess, ChildGetsDefaultSigpipeBack) {
     CO_ASSERT_EQ(err, "");
 }
 
-PROCESS_TEST(Subprocess, ChildStartsWithNoBlockedSignal) {
+ASYNCIO_PROCESS_TEST(Subprocess, ChildStartsWithNoBlockedSignal) {
     sigset_t blocked;
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGTERM);
@@ -294,9 +294,9 @@ Task<> SignalsAfterTheExitAreIgnored() {
     process.send_signal(SIGUSR1);
     CO_ASSERT_EQ(process.returncode(), std::optional<int>(0));
 }
-BOTH_WATCHERS(SignalsAfterTheExitAreIgnored)
+ASYNCIO_BOTH_WATCHERS(SignalsAfterTheExitAreIgnored)
 
-PROCESS_TEST(Process, KillAfterAnExitTheLoopHasNotSeenIsIgnored) {
+ASYNCIO_PROCESS_TEST(Process, KillAfterAnExitTheLoopHasNotSeenIsIgnored) {
     auto process = co_await create_subprocess_exec("true");
     // Block the loop: the child exits, but nothing reaps it yet.
     const auto deadline = Clock::now() + 5s;
@@ -316,6 +316,16 @@ PROCESS_TEST(Process, KillAfterAnExitTheLoopHasNotSeenIsIgnored) {
     CO_ASSERT_EQ(code, 0);
 }
 
+ASYNCIO_PROCESS_TEST(Process, ChildReapedBySomebodyElseReports255) {
+    testing::LogCapture logs;
+    auto process = co_await create_subprocess_exec("true");
+    // Another part of the program reaps it first (a waitpid(-1) loop, say).
+    CO_ASSERT_EQ(::waitpid(process.pid(), nullptr, 0), process.pid());
+    const int code = co_await wait_for(process.wait(), 10s);
+    CO_ASSERT_EQ(code, 255);  // as Python, with its warning
+    CO_ASSERT_TRUE(logs.contains("Unknown child process pid"));
+}
+
 Task<> SeveralTasksCanWait() {
     auto process = co_await create_subprocess_exec("sleep", "10");
     auto first = create_task(process.wait());
@@ -327,9 +337,9 @@ Task<> SeveralTasksCanWait() {
     CO_ASSERT_EQ(a, -SIGKILL);
     CO_ASSERT_EQ(b, -SIGKILL);
 }
-BOTH_WATCHERS(SeveralTasksCanWait)
+ASYNCIO_BOTH_WATCHERS(SeveralTasksCanWait)
 
-PROCESS_TEST(Process, WaitSurvivesMovingTheProcess) {
+ASYNCIO_PROCESS_TEST(Process, WaitSurvivesMovingTheProcess) {
     auto process = co_await create_subprocess_exec("sleep", "0.1");
     auto waiting = create_task(process.wait());
     Process moved = std::move(process);
@@ -340,7 +350,7 @@ PROCESS_TEST(Process, WaitSurvivesMovingTheProcess) {
 
 // ---- large transfers ----
 
-PROCESS_TEST(Process, FloodedStdoutIsReadByCommunicate) {
+ASYNCIO_PROCESS_TEST(Process, FloodedStdoutIsReadByCommunicate) {
     auto process =
         co_await create_subprocess_exec("head", "-c", "50000000", "/dev/zero", piped_out());
     auto [out, err] = co_await process.communicate();
@@ -349,7 +359,7 @@ PROCESS_TEST(Process, FloodedStdoutIsReadByCommunicate) {
     CO_ASSERT_EQ(process.returncode(), std::optional<int>(0));
 }
 
-PROCESS_TEST(Process, FloodedStdoutIsReadInChunks) {
+ASYNCIO_PROCESS_TEST(Process, FloodedStdoutIsReadInChunks) {
     auto process =
         co_await create_subprocess_exec("head", "-c", "50000000", "/dev/zero", piped_out());
     StreamReader& out = *process.stdout_reader();
@@ -365,7 +375,7 @@ PROCESS_TEST(Process, FloodedStdoutIsReadInChunks) {
     CO_ASSERT_EQ(code, 0);
 }
 
-PROCESS_TEST(Process, LargeInputAndBothOutputsDoNotDeadlock) {
+ASYNCIO_PROCESS_TEST(Process, LargeInputAndBothOutputsDoNotDeadlock) {
     // stderr floods while cat echoes stdin to stdout: every pipe fills up many times over,
     // so communicate() must write and read all three at once.
     auto process =
@@ -379,7 +389,7 @@ PROCESS_TEST(Process, LargeInputAndBothOutputsDoNotDeadlock) {
     CO_ASSERT_EQ(process.returncode(), std::optional<int>(0));
 }
 
-PROCESS_TEST(Process, ChildNotReadingItsInputIsNoError) {
+ASYNCIO_PROCESS_TEST(Process, ChildNotReadingItsInputIsNoError) {
     auto process = co_await create_subprocess_shell("exec 0<&-; echo done",
                                                     with(Redirect::pipe, Redirect::pipe));
     auto [out, err] = co_await process.communicate(std::string(1'000'000, 'x'));
@@ -389,7 +399,7 @@ PROCESS_TEST(Process, ChildNotReadingItsInputIsNoError) {
 
 // ---- exec failures ----
 
-PROCESS_TEST(Subprocess, MissingProgramIsFileNotFoundNamingIt) {
+ASYNCIO_PROCESS_TEST(Subprocess, MissingProgramIsFileNotFoundNamingIt) {
     const std::vector<std::string> programs{"asyncio-no-such-program", "/nonexistent/asyncio-prog"};
     for (const std::string& program : programs) {
         bool thrown = false;
@@ -404,7 +414,7 @@ PROCESS_TEST(Subprocess, MissingProgramIsFileNotFoundNamingIt) {
     }
 }
 
-PROCESS_TEST(Subprocess, NonExecutableProgramIsPermissionError) {
+ASYNCIO_PROCESS_TEST(Subprocess, NonExecutableProgramIsPermissionError) {
     char path[] = "/tmp/asyncio-process-test-XXXXXX";
     const int fd = ::mkstemp(path);
     CO_ASSERT_TRUE(fd >= 0);
@@ -426,7 +436,7 @@ PROCESS_TEST(Subprocess, NonExecutableProgramIsPermissionError) {
     ::unlink(path);
 }
 
-PROCESS_TEST(Subprocess, InvalidOptionsAreRejected) {
+ASYNCIO_PROCESS_TEST(Subprocess, InvalidOptionsAreRejected) {
     int rejected = 0;
     try {
         co_await create_subprocess_exec("");
@@ -448,7 +458,7 @@ PROCESS_TEST(Subprocess, InvalidOptionsAreRejected) {
 
 // ---- descriptors ----
 
-PROCESS_TEST(Subprocess, NoDescriptorLeaksIntoTheChild) {
+ASYNCIO_PROCESS_TEST(Subprocess, NoDescriptorLeaksIntoTheChild) {
     // A descriptor opened without O_CLOEXEC, and another child's pipes, must not reach it.
     const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     const int planted = ::fcntl(null_fd, F_DUPFD, 100);  // no FD_CLOEXEC
@@ -490,7 +500,7 @@ Task<> WaitReturnsWhileAGrandchildHoldsStdout() {
     const std::string rest = co_await wait_for(process.stdout_reader()->read(), 10s);
     CO_ASSERT_EQ(rest, "");
 }
-BOTH_WATCHERS(WaitReturnsWhileAGrandchildHoldsStdout)
+ASYNCIO_BOTH_WATCHERS(WaitReturnsWhileAGrandchildHoldsStdout)
 
 // ---- cancellation ----
 
@@ -511,9 +521,9 @@ Task<> CancelledWaitLeavesTheChildWatched() {
     const int code = co_await process.wait();
     CO_ASSERT_EQ(code, -SIGKILL);
 }
-BOTH_WATCHERS(CancelledWaitLeavesTheChildWatched)
+ASYNCIO_BOTH_WATCHERS(CancelledWaitLeavesTheChildWatched)
 
-PROCESS_TEST(Process, CancelledCommunicateKeepsTheOutputForTheNextCall) {
+ASYNCIO_PROCESS_TEST(Process, CancelledCommunicateKeepsTheOutputForTheNextCall) {
     // "out" is read to its end before the timeout; "err" only in part.
     auto process = co_await create_subprocess_shell(
         "echo out; exec >&-; echo err1 >&2; sleep 0.5; echo err2 >&2",
@@ -530,7 +540,7 @@ PROCESS_TEST(Process, CancelledCommunicateKeepsTheOutputForTheNextCall) {
     CO_ASSERT_EQ(err, "err1\nerr2\n");
 }
 
-PROCESS_TEST(Process, InputAfterACancelledCommunicateIsRefused) {
+ASYNCIO_PROCESS_TEST(Process, InputAfterACancelledCommunicateIsRefused) {
     auto process =
         co_await create_subprocess_shell("sleep 0.3; cat", with(Redirect::pipe, Redirect::pipe));
     bool timed_out = false;
@@ -584,7 +594,7 @@ Task<> CancellingManyCommunicateCallsLeavesNoZombie() {
     CO_ASSERT_TRUE(Clock::now() - start < 9s);  // well before the children would have ended
     // The LeakCheck of the test checks the descriptors.
 }
-BOTH_WATCHERS(CancellingManyCommunicateCallsLeavesNoZombie)
+ASYNCIO_BOTH_WATCHERS(CancellingManyCommunicateCallsLeavesNoZombie)
 
 Task<> start_communicating(std::vector<pid_t>& pids, int count) {
     for (int i = 0; i < count; ++i) create_task(communicate_with_sleeper(pids));
@@ -637,7 +647,7 @@ Task<> DroppedProcessKeepsRunningAndIsReaped() {
     const bool gone = co_await until_reaped(pids);
     CO_ASSERT_TRUE(gone);
 }
-BOTH_WATCHERS(DroppedProcessKeepsRunningAndIsReaped)
+ASYNCIO_BOTH_WATCHERS(DroppedProcessKeepsRunningAndIsReaped)
 
 ASYNCIO_TEST_WITH(Process, DroppingARunningProcessIsLoggedInDebugMode,
                   (testing::TestOptions{.debug = true, .real_clock = true})) {
