@@ -9,6 +9,7 @@
 #include "asyncio/gather.hpp"
 #include "asyncio/graph.hpp"
 #include "asyncio/log.hpp"
+#include "asyncio/process.hpp"
 #include "asyncio/queue.hpp"
 #include "asyncio/result.hpp"
 #include "asyncio/run.hpp"

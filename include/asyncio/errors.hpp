@@ -153,6 +153,20 @@ public:
     using OSError::OSError;
 };
 
+/// A file or directory does not exist (ENOENT, Python's FileNotFoundError): for example
+/// the program given to create_subprocess_exec, or its working directory.
+class FileNotFoundError : public OSError {
+public:
+    using OSError::OSError;
+};
+
+/// The operation is not permitted (EACCES, EPERM; Python's PermissionError): for example a
+/// program file without execute permission.
+class PermissionError : public OSError {
+public:
+    using OSError::OSError;
+};
+
 /// Name resolution failed (Python's socket.gaierror): unknown host, no address of the
 /// wanted family, or the resolver could not be reached. `code()` is the resolver's status.
 class DnsError : public OSError {

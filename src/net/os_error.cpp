@@ -30,6 +30,11 @@ std::exception_ptr make_os_error(int error, const std::string& what) {
             return std::make_exception_ptr(BrokenPipeError(error, message));
         case EADDRINUSE:
             return std::make_exception_ptr(AddressInUseError(error, message));
+        case ENOENT:
+            return std::make_exception_ptr(FileNotFoundError(error, message));
+        case EACCES:
+        case EPERM:
+            return std::make_exception_ptr(PermissionError(error, message));
         default:
             return std::make_exception_ptr(OSError(error, message));
     }
