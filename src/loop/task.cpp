@@ -2,6 +2,8 @@
 // life of a task: one coroutine frame holding its promise (the task state), kept alive
 // by a reference count that the loop holds while the task is pending.
 
+#include "asyncio/task.hpp"
+
 #include <cstdlib>
 #include <string>
 
@@ -9,7 +11,6 @@
 #include "asyncio/future.hpp"
 #include "asyncio/log.hpp"
 #include "asyncio/sleep.hpp"
-#include "asyncio/task.hpp"
 #include "loop/event_loop_impl.hpp"
 
 namespace asyncio::detail {
@@ -35,9 +36,9 @@ void FutureStateBase::last_reference_released() noexcept {
     if (status_ == Status::finished && exception_ && !exception_retrieved_ && loop_ != nullptr &&
         loop_is_alive(loop_)) {
         const bool is_task = dynamic_cast<TaskPromiseBase*>(this) != nullptr;
-        loop_->report_error(is_task ? "Task exception was never retrieved"
-                                    : "Future exception was never retrieved",
-                            exception_, describe());
+        loop_->report_error(
+            is_task ? "Task exception was never retrieved" : "Future exception was never retrieved",
+            exception_, describe());
     }
     destroy();
 }
@@ -110,6 +111,17 @@ void TaskPromiseBase::start_as_task(LoopCore& loop, std::string name, CreationSi
 void TaskPromiseBase::complete_task() noexcept {
     cancel_hook_ = {};
     loop_->unregister_task(*this);
+    if (must_cancel_ && !exception_) {
+        // A cancellation no await point took (the task cancelled itself, or an I/O result
+        // arrived with it and was kept) ends the task cancelled, as CPython's __step does
+        // for "a task cancelled right before its coroutine stops". The result is dropped.
+        must_cancel_ = false;
+        try {
+            exception_ = std::make_exception_ptr(CancelledError(std::string(cancel_message())));
+        } catch (...) {
+            exception_ = std::current_exception();  // bad_alloc: still not a success
+        }
+    }
     if (exception_is<CancelledError>(exception_)) {
         finish(Status::cancelled);
     } else {
@@ -137,12 +149,12 @@ void StateAwaiterBase::await_suspend(std::coroutine_handle<> awaiting) {
     on_done = &StateAwaiterBase::on_target_done;
     target_->add_waiter(*this);
     const bool is_task = dynamic_cast<TaskPromiseBase*>(target_) != nullptr;
-    task.suspend(awaiting, CancelHook{&StateAwaiterBase::on_cancel, this},
-                 AwaitTarget{is_task ? AwaitKind::task : AwaitKind::future,
-                             is_task ? static_cast<const void*>(
-                                           static_cast<TaskPromiseBase*>(target_))
-                                     : target_,
-                             -1});
+    task.suspend(
+        awaiting, CancelHook{&StateAwaiterBase::on_cancel, this},
+        AwaitTarget{
+            is_task ? AwaitKind::task : AwaitKind::future,
+            is_task ? static_cast<const void*>(static_cast<TaskPromiseBase*>(target_)) : target_,
+            -1});
 }
 
 void StateAwaiterBase::on_target_done(WaiterNode& self, FutureStateBase&) noexcept {
@@ -218,9 +230,12 @@ bool FutureStateCommon::cancel(std::string_view message) {
 
 std::string FutureStateCommon::describe() const {
     switch (status_) {
-        case Status::pending: return "Future (pending)";
-        case Status::finished: return exception_ ? "Future (failed)" : "Future (finished)";
-        case Status::cancelled: return "Future (cancelled)";
+        case Status::pending:
+            return "Future (pending)";
+        case Status::finished:
+            return exception_ ? "Future (failed)" : "Future (finished)";
+        case Status::cancelled:
+            return "Future (cancelled)";
     }
     return "Future";
 }

@@ -172,6 +172,24 @@ ASYNCIO_TEST(Task, CancelOfADoneTaskReturnsFalse) {
     EXPECT_EQ(task.result(), 3);
 }
 
+asyncio::Task<int> cancel_self_then_return() {
+    asyncio::current_task().cancel("late");
+    co_return 7;  // no await point after the cancel
+}
+
+ASYNCIO_TEST(Task, ACancelNoAwaitPointTookStillEndsTheTaskCancelled) {
+    // CPython: a task cancelled right before its coroutine returns ends cancelled.
+    auto task = asyncio::create_task(cancel_self_then_return());
+    bool cancelled = false;
+    try {
+        co_await task;
+    } catch (const asyncio::CancelledError& error) {
+        cancelled = error.message() == "late";
+    }
+    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(task.cancelled());
+}
+
 ASYNCIO_TEST(Task, CancelledErrorIsNotAStdException) {
     auto task = asyncio::create_task(sleep_for(1h));
     co_await asyncio::sleep(0s);
@@ -772,9 +790,9 @@ std::uintptr_t stack_used_by_a_chain() {
 }  // namespace
 
 // GCC 12 emits symmetric transfer as a tail call only when optimizing, and not under
-// AddressSanitizer or ThreadSanitizer (libcoro #273, #277); clang always does. Where the compiler cannot, the
-// chain grows the stack by design of that build, so the rule is checked by the release and
-// clang builds of the suite.
+// AddressSanitizer or ThreadSanitizer (libcoro #273, #277); clang always does. Where the compiler
+// cannot, the chain grows the stack by design of that build, so the rule is checked by the release
+// and clang builds of the suite.
 #if defined(__clang__) || \
     (defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__))
 constexpr bool tail_call_expected = true;
