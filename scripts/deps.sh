@@ -18,6 +18,7 @@ PACKAGES=(
     git
     ca-certificates
     libc-ares-dev
+    liburing-dev
     libssl-dev
     openssl
 )

@@ -114,6 +114,12 @@ struct LoopOptions {
     std::shared_ptr<Clock> clock{};
     /// In debug mode, a step longer than this is logged.
     Duration slow_callback_duration = std::chrono::milliseconds(100);
+    /// The I/O backend: "epoll" or "io_uring" forces one; empty lets the environment
+    /// variable ASYNCIO_BACKEND decide, else io_uring where the kernel allows it and epoll
+    /// otherwise (in debug mode, falling back is logged). backend_name() tells which.
+    /// Throws (from the constructor): RuntimeError when the one forced is unknown or
+    /// unavailable, naming the reason.
+    std::string_view backend{};
 };
 
 /// The event loop: runs tasks and callbacks, timers, and waits for I/O on one thread.

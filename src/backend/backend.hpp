@@ -56,6 +56,7 @@ struct IoOperation {
     IoOperation* next_queued = nullptr;
     IoOperation* prev_queued = nullptr;
     bool in_flight = false;
+    std::uint8_t backend_state = 0;
 };
 
 class Backend {
@@ -95,7 +96,16 @@ public:
 /// epoll(7) with an eventfd for wake-ups.
 std::unique_ptr<Backend> make_epoll_backend();
 
-/// The backend chosen for a new loop.
-std::unique_ptr<Backend> make_backend();
+/// io_uring(7) through liburing. Throws std::system_error naming the step that failed
+/// (io_uring_queue_init, a missing opcode...) when the kernel does not allow it.
+std::unique_ptr<Backend> make_uring_backend();
+
+/// Whether this build has the io_uring backend at all (ASYNCIO_WITH_URING).
+bool uring_compiled_in() noexcept;
+
+/// The backend for a new loop. `requested` is "epoll" or "io_uring" to force one, or empty:
+/// then ASYNCIO_BACKEND decides, else io_uring where it works and epoll otherwise.
+/// Throws: RuntimeError when the backend asked for is unknown or unavailable.
+std::unique_ptr<Backend> make_backend(std::string_view requested = {}, bool debug = false);
 
 }  // namespace asyncio::detail

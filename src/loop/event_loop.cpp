@@ -142,13 +142,13 @@ void TimerHandle::cancel() const noexcept {
 // ---- construction ----
 
 EventLoop::EventLoop(LoopOptions options) : impl_(std::make_unique<Impl>(*this)) {
-    impl_->backend = detail::make_backend();
+    debug_ = options.debug || detail::debug_from_environment();
+    impl_->backend = detail::make_backend(options.backend, debug_);
     impl_->backend_name = impl_->backend->name();
     impl_->clock = options.clock ? std::move(options.clock) : std::make_shared<SteadyClock>();
     impl_->manual_clock = dynamic_cast<ManualClock*>(impl_->clock.get());
     clock_ = impl_->clock.get();
     impl_->slow_callback_duration = options.slow_callback_duration;
-    debug_ = options.debug || detail::debug_from_environment();
     std::lock_guard lock(detail::live_loops_mutex);
     detail::live_loops().insert(this);
 }
