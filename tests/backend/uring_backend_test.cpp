@@ -1,0 +1,379 @@
+// The io_uring backend's own rules, driven through the Backend interface without a loop so
+// that each test controls exactly when the kernel sees submissions and when completions
+// are reaped. Skipped, with the reason, where the kernel refuses io_uring.
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/backend.hpp"
+#include "support/asyncio_test.hpp"
+
+using namespace std::chrono_literals;
+using asyncio::detail::Backend;
+using asyncio::detail::IoOpcode;
+using asyncio::detail::IoOperation;
+
+namespace {
+
+/// An operation that counts its completions.
+struct CountedOp : IoOperation {
+    int completions = 0;
+    CountedOp(IoOpcode code, int descriptor, void* data = nullptr, std::size_t size = 0) {
+        opcode = code;
+        fd = descriptor;
+        buffer = data;
+        length = size;
+        on_complete = [](IoOperation& self) noexcept {
+            ++static_cast<CountedOp&>(self).completions;
+        };
+    }
+};
+
+std::unique_ptr<Backend> uring_or_skip_reason(std::string& reason) {
+    try {
+        return asyncio::detail::make_uring_backend();
+    } catch (const std::system_error& error) {
+        reason = error.what();
+        return nullptr;
+    }
+}
+
+#define ASYNCIO_URING_OR_SKIP(name)                \
+    std::string skip_reason;                       \
+    auto name = uring_or_skip_reason(skip_reason); \
+    if (!name) GTEST_SKIP() << "io_uring unavailable: " << skip_reason
+
+struct SocketPair {
+    int a = -1;
+    int b = -1;
+    SocketPair() {
+        int fds[2];
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+        a = fds[0];
+        b = fds[1];
+    }
+    ~SocketPair() {
+        if (a >= 0) ::close(a);
+        if (b >= 0) ::close(b);
+    }
+};
+
+/// Polls until `done` holds, for at most a few seconds of real time.
+template <class Done>
+bool poll_until(Backend& backend, Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        backend.poll(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST(UringBackend, CancelledRecvKeepsItsBufferUntilTheCompletion) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    SocketPair pair;
+    // A heap buffer freed only after on_complete: were the kernel still writing into it
+    // after a premature completion, ASan builds would see the use after free.
+    auto buffer = std::make_unique<char[]>(64);
+    CountedOp recv(IoOpcode::recv, pair.a, buffer.get(), 64);
+    ASSERT_FALSE(backend->submit(recv));
+    backend->poll(0ns);  // now in the kernel
+    EXPECT_EQ(recv.completions, 0);
+    backend->cancel(recv);
+    ASSERT_TRUE(poll_until(*backend, [&] { return recv.completions > 0; }));
+    EXPECT_EQ(recv.completions, 1);
+    EXPECT_EQ(recv.result, -ECANCELED);
+    EXPECT_EQ(backend->pending(), 0u);
+    buffer.reset();
+    // The data sent afterwards is still there for the next reader.
+    ASSERT_EQ(::write(pair.b, "x", 1), 1);
+    char byte = 0;
+    EXPECT_EQ(::read(pair.a, &byte, 1), 1);
+}
+
+TEST(UringBackend, CancelRacingCompletionCompletesExactlyOnceWithoutLosingBytes) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    SocketPair pair;
+    int delivered = 0;
+    int cancelled = 0;
+    for (int i = 0; i < 1000; ++i) {
+        char buffer[8] = {};
+        CountedOp recv(IoOpcode::recv, pair.a, buffer, sizeof buffer);
+        ASSERT_FALSE(backend->submit(recv));
+        if (i % 2 == 0) backend->poll(0ns);  // half the time the recv is already in the kernel
+        ASSERT_EQ(::write(pair.b, "ab", 2), 2);
+        backend->cancel(recv);
+        ASSERT_TRUE(poll_until(*backend, [&] { return recv.completions > 0; }));
+        backend->poll(0ns);
+        ASSERT_EQ(recv.completions, 1);
+        if (recv.result == 2) {
+            ++delivered;
+            EXPECT_EQ(std::string(buffer, 2), "ab");
+        } else {
+            ASSERT_EQ(recv.result, -ECANCELED);
+            ++cancelled;
+            char left[8];
+            ASSERT_EQ(::read(pair.a, left, sizeof left), 2);  // not lost: still in the socket
+        }
+    }
+    EXPECT_EQ(delivered + cancelled, 1000);
+    EXPECT_EQ(backend->pending(), 0u);
+}
+
+TEST(UringBackend, ForgottenDescriptorReusedAtOnceGetsNoStaleCompletion) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    for (int i = 0; i < 2000; ++i) {
+        int fds[2];
+        ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+        char old_buffer[8];
+        CountedOp old_recv(IoOpcode::recv, fds[0], old_buffer, sizeof old_buffer);
+        ASSERT_FALSE(backend->submit(old_recv));
+        if (i % 2 == 0) backend->poll(0ns);
+        backend->forget_fd(fds[0]);
+        const int old_number = fds[0];
+        ::close(fds[0]);
+        int again[2];
+        ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, again), 0);
+        ASSERT_EQ(again[0], old_number);  // the number is reused at once
+        char new_buffer[8] = {};
+        CountedOp new_recv(IoOpcode::recv, again[0], new_buffer, sizeof new_buffer);
+        ASSERT_FALSE(backend->submit(new_recv));
+        // The old socket may be gone already (EPIPE): whatever happens, nothing of it
+        // may reach the new one.
+        ::send(fds[1], "old", 3, MSG_NOSIGNAL);
+        ASSERT_EQ(::write(again[1], "new", 3), 3);
+        ASSERT_TRUE(poll_until(
+            *backend, [&] { return old_recv.completions > 0 && new_recv.completions > 0; }));
+        EXPECT_EQ(old_recv.completions, 1);
+        EXPECT_EQ(old_recv.result, -ECANCELED);
+        ASSERT_EQ(new_recv.result, 3);
+        EXPECT_EQ(std::string(new_buffer, 3), "new");
+        backend->forget_fd(again[0]);
+        ::close(fds[1]);
+        ::close(again[0]);
+        ::close(again[1]);
+    }
+    EXPECT_EQ(backend->pending(), 0u);
+}
+
+TEST(UringBackend, MoreOperationsThanTheRingHoldsAllComplete) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    // 1000 receives: four times the submission queue, twice the completion queue. All
+    // their completions are posted before any is reaped, so the CQ overflows.
+    constexpr int count = 1000;
+    std::vector<std::unique_ptr<SocketPair>> pairs;
+    std::vector<std::unique_ptr<CountedOp>> ops;
+    std::vector<std::array<char, 4>> buffers(count);
+    for (int i = 0; i < count; ++i) {
+        pairs.push_back(std::make_unique<SocketPair>());
+        ops.push_back(std::make_unique<CountedOp>(IoOpcode::recv, pairs.back()->a,
+                                                  buffers[static_cast<std::size_t>(i)].data(), 4));
+        ASSERT_FALSE(backend->submit(*ops.back()));
+    }
+    EXPECT_EQ(backend->pending(), static_cast<std::size_t>(count));
+    backend->poll(0ns);
+    for (int i = 0; i < count; ++i) {
+        const std::string text = std::to_string(i % 1000);
+        ASSERT_EQ(::write(pairs[static_cast<std::size_t>(i)]->b, text.data(), text.size()),
+                  static_cast<ssize_t>(text.size()));
+    }
+    std::size_t delivered = 0;
+    ASSERT_TRUE(poll_until(*backend, [&] {
+        delivered = 0;
+        for (auto& op : ops) delivered += static_cast<std::size_t>(op->completions);
+        return delivered == count;
+    }));
+    for (int i = 0; i < count; ++i) {
+        auto& op = *ops[static_cast<std::size_t>(i)];
+        EXPECT_EQ(op.completions, 1);
+        const std::string text = std::to_string(i % 1000);
+        ASSERT_EQ(op.result, static_cast<long>(text.size()));
+        EXPECT_EQ(std::string(buffers[static_cast<std::size_t>(i)].data(), text.size()), text);
+    }
+    EXPECT_EQ(backend->pending(), 0u);
+}
+
+TEST(UringBackend, ManyReadinessWaitsOnOneDescriptorAllComplete) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    SocketPair pair;
+    std::vector<std::unique_ptr<CountedOp>> ops;
+    for (int i = 0; i < 1500; ++i) {
+        ops.push_back(std::make_unique<CountedOp>(IoOpcode::poll_writable, pair.a));
+        ASSERT_FALSE(backend->submit(*ops.back()));
+    }
+    ASSERT_TRUE(poll_until(*backend, [&] { return backend->pending() == 0; }));
+    for (auto& op : ops) {
+        EXPECT_EQ(op->completions, 1);
+        EXPECT_EQ(op->result, 0);
+    }
+}
+
+TEST(UringBackend, ForgetFdCancelsEveryOperationOfTheDescriptorOnly) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    SocketPair pair;
+    SocketPair other;
+    char buffers[3][4];
+    CountedOp first(IoOpcode::recv, pair.a, buffers[0], 4);
+    CountedOp second(IoOpcode::poll_readable, pair.a);
+    CountedOp unrelated(IoOpcode::recv, other.a, buffers[2], 4);
+    ASSERT_FALSE(backend->submit(first));
+    ASSERT_FALSE(backend->submit(second));
+    ASSERT_FALSE(backend->submit(unrelated));
+    backend->poll(0ns);
+    backend->forget_fd(pair.a);
+    ASSERT_TRUE(poll_until(*backend, [&] { return backend->pending() == 1; }));
+    EXPECT_EQ(first.result, -ECANCELED);
+    EXPECT_EQ(second.result, -ECANCELED);
+    EXPECT_EQ(unrelated.completions, 0);
+    ASSERT_EQ(::write(other.b, "z", 1), 1);
+    ASSERT_TRUE(poll_until(*backend, [&] { return unrelated.completions == 1; }));
+    EXPECT_EQ(unrelated.result, 1);
+}
+
+TEST(UringBackend, LateAcceptAfterCancelHandsOverItsDescriptor) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    const std::size_t baseline = asyncio::testing::open_fd_count();
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t size = sizeof address;
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+    ASSERT_EQ(::listen(listener, 64), 0);
+    int accepted = 0;
+    for (int i = 0; i < 300; ++i) {
+        CountedOp accept(IoOpcode::accept, listener);
+        ASSERT_FALSE(backend->submit(accept));
+        if (i % 2 == 0) backend->poll(0ns);
+        const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+        backend->cancel(accept);
+        ASSERT_TRUE(poll_until(*backend, [&] { return accept.completions > 0; }));
+        ASSERT_EQ(accept.completions, 1);
+        if (accept.result >= 0) {
+            ++accepted;
+            ::close(static_cast<int>(accept.result));  // the owner's to close, never dropped
+        } else {
+            ASSERT_EQ(accept.result, -ECANCELED);
+            const int late = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+            ASSERT_GE(late, 0);  // the connection waited in the backlog
+            ::close(late);
+        }
+        ::close(client);
+    }
+    backend->forget_fd(listener);
+    ::close(listener);
+    EXPECT_EQ(asyncio::testing::open_fd_count(), baseline);
+    RecordProperty("accepted_despite_cancel", accepted);
+}
+
+TEST(UringBackend, WakeupFromAnotherThreadEndsPoll) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    std::thread waker([&] {
+        std::this_thread::sleep_for(50ms);
+        backend->wakeup();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    backend->poll(-1ns);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+    waker.join();
+    // Re-armed: a second wake-up ends the next poll too.
+    backend->wakeup();
+    backend->poll(-1ns);
+}
+
+namespace {
+std::atomic<int> signal_wake_fd{-1};
+extern "C" void write_wake_fd(int) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto ignored = ::write(signal_wake_fd.load(), &one, sizeof one);
+}
+}  // namespace
+
+TEST(UringBackend, SignalHandlerWritingTheWakeupFdEndsPoll) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    signal_wake_fd = backend->wakeup_fd();
+    struct sigaction action {};
+    struct sigaction previous {};
+    action.sa_handler = &write_wake_fd;
+    ASSERT_EQ(::sigaction(SIGUSR2, &action, &previous), 0);
+    const pthread_t target = ::pthread_self();
+    std::thread sender([&] {
+        std::this_thread::sleep_for(50ms);
+        ::pthread_kill(target, SIGUSR2);
+    });
+    backend->poll(-1ns);  // returns: interrupted, or woken by the eventfd
+    sender.join();
+    backend->poll(0ns);  // whatever the first return left (the eventfd's CQE)
+    ::sigaction(SIGUSR2, &previous, nullptr);
+}
+
+TEST(BackendChoice, ForcingAnUnknownBackendThrows) {
+    EXPECT_THROW(asyncio::detail::make_backend("kqueue"), asyncio::RuntimeError);
+    EXPECT_THROW(asyncio::EventLoop(asyncio::LoopOptions{.backend = "select"}),
+                 asyncio::RuntimeError);
+}
+
+TEST(BackendChoice, ForcedBackendIsTheOneInUse) {
+    asyncio::EventLoop epoll_loop(asyncio::LoopOptions{.backend = "epoll"});
+    EXPECT_STREQ(epoll_loop.backend_name(), "epoll");
+    ASYNCIO_URING_OR_SKIP(probe);
+    probe.reset();
+    asyncio::EventLoop uring_loop(asyncio::LoopOptions{.backend = "io_uring"});
+    EXPECT_STREQ(uring_loop.backend_name(), "io_uring");
+}
+
+// Runs in a child under strace, which makes io_uring_setup fail (see the next test).
+TEST(BackendChoice, ChildWithoutUring) {
+    if (std::getenv("ASYNCIO_TEST_CHILD_WITHOUT_URING") == nullptr) {
+        GTEST_SKIP() << "only as the child of FallsBackToEpollWhenSetupFails";
+    }
+    ::unsetenv("ASYNCIO_BACKEND");
+    asyncio::EventLoop loop;
+    EXPECT_STREQ(loop.backend_name(), "epoll");
+    try {
+        asyncio::EventLoop forced(asyncio::LoopOptions{.backend = "io_uring"});
+        ADD_FAILURE() << "forcing io_uring did not throw";
+    } catch (const asyncio::RuntimeError& error) {
+        EXPECT_NE(std::string(error.what()).find("io_uring_queue_init"), std::string::npos)
+            << error.what();
+        EXPECT_NE(std::string(error.what()).find("not permitted"), std::string::npos)
+            << error.what();
+    }
+}
+
+TEST(BackendChoice, FallsBackToEpollWhenSetupFails) {
+    if (::access("/usr/bin/strace", X_OK) != 0) GTEST_SKIP() << "strace is not installed";
+    if (std::getenv("ASYNCIO_TEST_CHILD_WITHOUT_URING") != nullptr) GTEST_SKIP();
+    char self[4096] = {};
+    ASSERT_GT(::readlink("/proc/self/exe", self, sizeof self - 1), 0);
+    const std::string command =
+        "ASYNCIO_TEST_CHILD_WITHOUT_URING=1 /usr/bin/strace -f -qq -o /dev/null "
+        "-e trace=io_uring_setup -e inject=io_uring_setup:error=EPERM " +
+        std::string(self) + " --gtest_filter=BackendChoice.ChildWithoutUring >/dev/null 2>&1";
+    const int status = std::system(command.c_str());
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 1 && ::system("/usr/bin/strace -qq -o /dev/null true") != 0) {
+        GTEST_SKIP() << "strace cannot trace here (ptrace refused)";
+    }
+    EXPECT_EQ(WEXITSTATUS(status), 0) << command;
+}
