@@ -16,8 +16,6 @@ std::unique_ptr<Backend> make_uring_backend() {
 bool uring_compiled_in() noexcept { return false; }
 #endif
 
-constexpr bool prefer_uring = false;
-
 // A new backend is a new folder plus one line here.
 std::unique_ptr<Backend> make_backend(std::string_view requested, bool debug) {
     if (requested.empty()) {
@@ -37,11 +35,8 @@ std::unique_ptr<Backend> make_backend(std::string_view requested, bool debug) {
         throw RuntimeError("unknown event loop backend '" + std::string(requested) +
                            "' (expected epoll or io_uring)");
     }
-    // epoll stays the default until the whole suite passes on io_uring (issue #5; see the top of
-    // src/backend/uring/uring_backend.cpp for what is left). Once it does: io_uring
-    // unless the kernel, a seccomp filter or a sysctl (kernel.io_uring_disabled) refuses
-    // it, falling back silently but in debug mode.
-    if (!prefer_uring) return make_epoll_backend();
+    // The best available: io_uring unless the kernel, a seccomp filter or a sysctl
+    // (kernel.io_uring_disabled) refuses it. Falling back is silent but in debug mode.
     try {
         return make_uring_backend();
     } catch (const std::system_error& error) {

@@ -31,10 +31,6 @@
 // behaviour (IORING_FEAT_NODROP, 5.5+): overflowed completions are flushed by
 // io_uring_get_events and delivered too.
 //
-// Not the default yet (src/backend/factory.cpp): under ASYNCIO_BACKEND=io_uring the suite
-// still hangs in Stream.HundredConcurrentDrainsOnAPausedWriterAllResume, a 4 MiB send left
-// in the ring while the peer reads; not diagnosed yet.
-//
 // Wake-ups write to an eventfd that the ring watches with a single-shot POLL_ADD, re-armed
 // after each wake; a signal handler can do that write too.
 
