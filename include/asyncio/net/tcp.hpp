@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "asyncio/clock.hpp"
@@ -36,7 +37,15 @@ struct ConnectOptions {
 /// Throws: DnsError; the connection error (ConnectionRefusedError...) naming the address
 /// when there was one address or all failed alike, else OSError listing each attempt.
 /// Example: `auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", 8080);`
-Task<Stream> open_connection(std::string host, std::uint16_t port, ConnectOptions options = {});
+Task<Stream> open_connection(std::string host, std::uint16_t port, ConnectOptions options);
+/// The same with the default options.
+///
+/// An overload, not a defaulted argument, here and below: GCC 12 destroys a defaulted
+/// class-type argument of a coroutine called inside `co_await` through a stale stack copy,
+/// which frees garbage once the options hold a std::string or a std::shared_ptr.
+inline Task<Stream> open_connection(std::string host, std::uint16_t port) {
+    return open_connection(std::move(host), port, ConnectOptions{});
+}
 
 /// Listens on `host`:`port` and runs `handler` for each connection (Python's
 /// asyncio.start_server). An empty host listens on every interface, IPv4 and IPv6; a name
@@ -49,9 +58,16 @@ Task<Stream> open_connection(std::string host, std::uint16_t port, ConnectOption
 /// co_await server.serve_forever();
 /// ```
 Task<Server> start_server(ClientHandler handler, std::string host, std::uint16_t port,
-                          ServerOptions options = {});
+                          ServerOptions options);
+inline Task<Server> start_server(ClientHandler handler, std::string host, std::uint16_t port) {
+    return start_server(std::move(handler), std::move(host), port, ServerOptions{});
+}
 /// The same on several hosts at once.
 Task<Server> start_server(ClientHandler handler, std::vector<std::string> hosts, std::uint16_t port,
-                          ServerOptions options = {});
+                          ServerOptions options);
+inline Task<Server> start_server(ClientHandler handler, std::vector<std::string> hosts,
+                                 std::uint16_t port) {
+    return start_server(std::move(handler), std::move(hosts), port, ServerOptions{});
+}
 
 }  // namespace asyncio
