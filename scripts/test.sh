@@ -75,6 +75,9 @@ consumer_find_package() {
         -DCMAKE_BUILD_TYPE=Debug -DCMAKE_PREFIX_PATH="$prefix" || return 1
     cmake --build "$tmp/consumer" -j 2 || return 1
     "$tmp/consumer/consumer" || return 1
+    if [[ -x $tmp/consumer/consumer_tls ]]; then
+        "$tmp/consumer/consumer_tls" || return 1
+    fi
 }
 
 consumer_pkg_config() {
@@ -89,6 +92,14 @@ consumer_pkg_config() {
     # shellcheck disable=SC2086 # the flags are meant to split
     g++ "$root/tests/consumer/consumer.cpp" -o "$tmp/consumer_pc" $flags || return 1
     "$tmp/consumer_pc" || return 1
+    if [[ -f $(dirname "$pc_file")/asyncio-tls.pc ]]; then
+        flags=$(PKG_CONFIG_PATH="$(dirname "$pc_file")" pkg-config --cflags --libs asyncio-tls) ||
+            return 1
+        echo "g++ tests/consumer/consumer_tls.cpp $flags"
+        # shellcheck disable=SC2086 # the flags are meant to split
+        g++ "$root/tests/consumer/consumer_tls.cpp" -o "$tmp/consumer_tls_pc" $flags || return 1
+        "$tmp/consumer_tls_pc" || return 1
+    fi
 }
 
 if $run_install_checks; then

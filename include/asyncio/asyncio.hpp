@@ -19,6 +19,7 @@
 #include "asyncio/net/socket_address.hpp"
 #include "asyncio/net/stream.hpp"
 #include "asyncio/net/tcp.hpp"
+#include "asyncio/net/tls.hpp"  // no OpenSSL header: asyncio_tls is linked only when used
 #include "asyncio/net/udp.hpp"
 #include "asyncio/net/unix.hpp"
 #include "asyncio/shield.hpp"

@@ -10,6 +10,17 @@
 #include "asyncio/detail/task_promise.hpp"
 #include "asyncio/errors.hpp"
 
+// Whether awaiting a Task resumes it through a plain call (1) or by symmetric transfer (0):
+// symmetric transfer only when the compiler turns it into a tail call (see Task::Awaiter).
+#ifndef ASYNCIO_DETAIL_RESUME_INLINE
+#if defined(__clang__) || \
+    (defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__))
+#define ASYNCIO_DETAIL_RESUME_INLINE 0
+#else
+#define ASYNCIO_DETAIL_RESUME_INLINE 1
+#endif
+#endif
+
 namespace asyncio {
 
 template <class T = void>
@@ -45,8 +56,14 @@ public:
     bool valid() const noexcept { return static_cast<bool>(frame_); }
 
     /// Runs the task inside the awaiting one and gives its result.
-    auto operator co_await() & { return Awaiter{frame_}; }
-    auto operator co_await() && { return Awaiter{frame_}; }
+    template <bool ResumeInline = ASYNCIO_DETAIL_RESUME_INLINE>
+    auto operator co_await() & {
+        return Awaiter<ResumeInline>{frame_};
+    }
+    template <bool ResumeInline = ASYNCIO_DETAIL_RESUME_INLINE>
+    auto operator co_await() && {
+        return Awaiter<ResumeInline>{frame_};
+    }
 
     /// Gives up ownership of the coroutine frame (used by create_task).
     std::coroutine_handle<promise_type> release() noexcept {
@@ -64,6 +81,20 @@ private:
         frame_ = nullptr;
     }
 
+    /// Awaiting a Task runs it at once inside the awaiting task. Two ways to get there:
+    ///
+    /// - Symmetric transfer (await_suspend returns the frame, final_suspend returns the
+    ///   awaiting frame): flat on the stack whatever the depth or the number of awaits,
+    ///   provided the compiler makes those transfers tail calls. Clang always does; GCC 12
+    ///   only when optimizing without sanitizers.
+    /// - Otherwise a plain resume() call that returns when the awaited frame suspends or
+    ///   completes. A loop of awaits that complete at once (a reader with data buffered)
+    ///   then stays flat, which is the common case; only deep recursion (a task awaiting a
+    ///   task ... 100,000 levels down) grows the stack, as any recursion does.
+    ///
+    /// The template parameter keeps the two awaiters distinct types, so translation units
+    /// built either way link together.
+    template <bool ResumeInline>
     struct Awaiter {
         std::coroutine_handle<promise_type> frame;
 
@@ -76,11 +107,21 @@ private:
             }
             return false;
         }
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) const noexcept {
-            frame.promise().started_ = true;
-            frame.promise().continuation_ = awaiting;
-            frame.promise().enter_call_stack();
-            return frame;  // symmetric transfer: no stack growth, no trip through the loop
+        auto await_suspend(std::coroutine_handle<> awaiting) const noexcept {
+            auto& promise = frame.promise();
+            promise.started_ = true;
+            promise.continuation_ = awaiting;
+            promise.enter_call_stack();
+            if constexpr (ResumeInline) {
+                promise.awaited_inline_ = true;
+                frame.resume();
+                if (promise.finished_inline_) return false;  // done: go on without suspending
+                // It suspended inside; when it completes, final_suspend transfers back here.
+                promise.awaited_inline_ = false;
+                return true;
+            } else {
+                return std::coroutine_handle<>(frame);  // symmetric transfer
+            }
         }
         T await_resume() const {
             if constexpr (std::is_void_v<T>) {
@@ -243,9 +284,7 @@ public:
         on_done = [](WaiterNode& self, FutureStateBase&) noexcept {
             static_cast<DoneCallback&>(self).fire();
         };
-        on_abandon = [](WaiterNode& self) noexcept {
-            static_cast<DoneCallback&>(self).release();
-        };
+        on_abandon = [](WaiterNode& self) noexcept { static_cast<DoneCallback&>(self).release(); };
         if (task.done()) {
             fire();
         } else {

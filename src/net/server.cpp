@@ -18,8 +18,10 @@
 #include "asyncio/detail/wait_queue.hpp"
 #include "asyncio/errors.hpp"
 #include "asyncio/event_loop.hpp"
+#include "asyncio/log.hpp"
 #include "asyncio/net/socket.hpp"
 #include "asyncio/net/tcp.hpp"
+#include "asyncio/net/tls.hpp"
 #include "asyncio/net/unix.hpp"
 #include "asyncio/shield.hpp"
 #include "asyncio/sleep.hpp"
@@ -57,13 +59,43 @@ void notify_if_finished(ServerState& state) {
     if (state.closed && state.connections.empty()) state.closed_waiters.wake_all();
 }
 
+/// The server side of the TLS handshake, in the connection's task (through TlsContext's
+/// virtual wrap_transport(): this library does not link OpenSSL). Returns false when it
+/// failed: the peer's doing (a refused certificate, a timeout, a reset) is logged at debug
+/// level in debug mode only, as Python does, so a scanner cannot flood the log; anything
+/// else goes to the loop's exception handler.
+Task<bool> start_server_tls(const ServerOptions& options, StreamState& state) {
+    const auto peer = state.transport->peername();
+    std::exception_ptr failure;
+    try {
+        state.transport = co_await options.tls->wrap_transport(
+            state.transport, true, {}, options.tls_handshake_timeout, options.tls_shutdown_timeout);
+        co_return true;
+    } catch (const CancelledError&) {
+        co_return false;  // the server's loop is shutting down
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (!exception_is<OSError>(failure)) {
+        running_loop->report_error("TLS handshake failed", failure, "");
+    } else if (running_loop->debug()) {
+        log(LogLevel::debug, "TLS handshake with " + (peer ? peer->to_string() : "a client") +
+                                 " failed: " + describe(failure));
+    }
+    co_return false;
+}
+
 Task<> run_connection(std::shared_ptr<ServerState> server, Socket socket) {
     auto stream = make_stream(make_fd_transport(socket.release(), true), server->options.limit);
     std::shared_ptr<StreamState> shared = stream.writer.state();
     server->connections.push_front(shared);
     const auto entry = server->connections.begin();
+    // The connection counts from its accept, so close_clients() and wait_closed() cover
+    // a handshake in progress too.
+    bool ready = true;
+    if (server->options.tls) ready = co_await start_server_tls(server->options, *shared);
     try {
-        co_await server->handler(std::move(stream.reader), stream.writer);
+        if (ready) co_await server->handler(std::move(stream.reader), stream.writer);
     } catch (const CancelledError&) {
         // The server's loop is shutting down: nothing to report.
     } catch (...) {

@@ -72,7 +72,11 @@ Task<std::string> StreamReader::read(std::ptrdiff_t n) {
     if (n == 0) co_return std::string();
     if (n < 0) {
         // Everything until EOF, in the buffer itself: no per-chunk copies.
-        while (co_await fill(state, "read")) {
+        // Each await is a statement of its own: GCC 12 has miscompiled coroutines that
+        // co_await inside a condition (see the TLS transport).
+        for (;;) {
+            const bool more = co_await fill(state, "read");
+            if (!more) break;
         }
         co_return state.take(state.unread().size());
     }
@@ -129,7 +133,8 @@ Task<std::string> StreamReader::readline() {
 Task<std::string> StreamReader::readexactly(std::size_t n) {
     detail::StreamState& state = *state_;
     while (state.unread().size() < n) {
-        if (!co_await fill(state, "readexactly")) {
+        const bool more = co_await fill(state, "readexactly");
+        if (!more) {
             throw IncompleteReadError(state.take(state.unread().size()), n);
         }
     }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "asyncio/errors.hpp"
+#include "asyncio/net/tls.hpp"
 #include "asyncio/net/unix.hpp"
 #include "asyncio/wait.hpp"
 #include "net/connect.hpp"
@@ -135,20 +136,40 @@ Task<Socket> connect_any(std::vector<SocketAddress> addresses, const ConnectOpti
 }  // namespace asyncio::detail
 
 namespace asyncio {
+namespace {
+
+/// The stream over a connected socket, after the TLS handshake when options.tls is set.
+/// The TLS library is reached through TlsContext's virtual wrap_transport(), so this
+/// library does not link OpenSSL.
+Task<Stream> make_client_stream(Socket socket, const ConnectOptions& options,
+                                std::string server_hostname) {
+    std::shared_ptr<detail::StreamTransport> transport =
+        detail::make_fd_transport(socket.release(), true);
+    if (options.tls) {
+        transport = co_await options.tls->wrap_transport(
+            std::move(transport), false, std::move(server_hostname), options.tls_handshake_timeout,
+            options.tls_shutdown_timeout);
+    }
+    co_return detail::make_stream(std::move(transport), options.limit);
+}
+
+}  // namespace
 
 Task<Stream> open_connection(std::string host, std::uint16_t port, ConnectOptions options) {
     auto addresses = co_await detail::resolve_stream_addresses(host, port, options.family, false);
     Socket socket = co_await detail::connect_any(std::move(addresses), options,
                                                  host + ":" + std::to_string(port));
     if (options.no_delay) socket.set_no_delay(true);
-    co_return detail::make_stream(detail::make_fd_transport(socket.release(), true), options.limit);
+    std::string server_hostname = options.server_hostname.empty() ? host : options.server_hostname;
+    co_return co_await make_client_stream(std::move(socket), options, std::move(server_hostname));
 }
 
 Task<Stream> open_unix_connection(std::string path, ConnectOptions options) {
     const SocketAddress address = SocketAddress::unix_path(path);
     Socket socket = Socket::create(AddressFamily::unix_local, SocketType::stream);
     co_await sock_connect(socket, address);
-    co_return detail::make_stream(detail::make_fd_transport(socket.release(), true), options.limit);
+    // No host here: with TLS, options.server_hostname names the server (Python requires it).
+    co_return co_await make_client_stream(std::move(socket), options, options.server_hostname);
 }
 
 }  // namespace asyncio

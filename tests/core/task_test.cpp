@@ -172,6 +172,16 @@ ASYNCIO_TEST(Task, CancelOfADoneTaskReturnsFalse) {
     EXPECT_EQ(task.result(), 3);
 }
 
+asyncio::Task<int> immediate_value(int value) { co_return value; }
+
+ASYNCIO_TEST(Task, AMillionAwaitsThatCompleteAtOnceRunInFlatStack) {
+    // In every build: with symmetric transfer where it is a tail call, with a plain
+    // resume() call where it is not (GCC without optimization or with a sanitizer).
+    long sum = 0;
+    for (int i = 0; i < 1'000'000; ++i) sum += co_await immediate_value(i % 3);
+    EXPECT_EQ(sum, 999'999);
+}
+
 asyncio::Task<int> cancel_self_then_return() {
     asyncio::current_task().cancel("late");
     co_return 7;  // no await point after the cancel

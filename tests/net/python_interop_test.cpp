@@ -1,7 +1,11 @@
 // Python's own asyncio streams as the independent peer: our client against a Python
 // asyncio server, a Python asyncio client against our server.
 
+#include <chrono>
+#include <optional>
 #include <string>
+
+#include <sys/wait.h>
 
 #include "support/asyncio_test.hpp"
 #include "support/child_process.hpp"
@@ -18,10 +22,9 @@ std::string peer_script(const char* name) {
 ASYNCIO_TEST_WITH(PythonInterop, OurClientTalksToAPythonAsyncioServer,
                   (testing::TestOptions{.debug = false, .real_clock = true})) {
     ChildProcess python({"python3", peer_script("asyncio_echo_server.py")});
-    const std::string port = python.read_line();
-    CO_ASSERT_TRUE(!port.empty());
-    auto [reader, writer] =
-        co_await open_connection("127.0.0.1", static_cast<std::uint16_t>(std::stoi(port)));
+    CO_ASSERT_TRUE(python.wait_for_output("\n", std::chrono::seconds(30)));  // its port
+    const auto port = static_cast<std::uint16_t>(std::stoi(python.output()));
+    auto [reader, writer] = co_await open_connection("127.0.0.1", port);
     for (int i = 0; i < 500; ++i) {
         const std::string line = "line " + std::to_string(i) + "\n";
         writer.write(line);
@@ -55,9 +58,12 @@ ASYNCIO_TEST_WITH(PythonInterop, APythonAsyncioClientTalksToOurServer,
     auto server = co_await start_server(echo_lines, "127.0.0.1", 0, options);
     ChildProcess python({"python3", peer_script("asyncio_client.py"),
                          std::to_string(server.sockets()[0].port()), "500"});
-    const int status = co_await python.wait();
-    CO_ASSERT_EQ(status, 0);
-    CO_ASSERT_EQ(python.read_line(), "ok 500");
+    // The client runs while this loop serves it: its exit is awaited on a thread.
+    auto wait_exit = [&python] { return python.wait_exit(std::chrono::seconds(60)); };
+    const std::optional<int> status = co_await to_thread(wait_exit);
+    CO_ASSERT_TRUE(status.has_value());
+    CO_ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+    CO_ASSERT_EQ(python.output(), "ok 500\n");
     server.close();
     co_await server.wait_closed();
 }

@@ -1,40 +1,52 @@
 #pragma once
 
-// A peer program for tests (a Python asyncio server, openssl s_server...): started with
-// posix_spawn, stdout on a pipe, killed and reaped when the object goes.
+// Programs a test talks to (openssl s_server, s_client): started with posix_spawn, their
+// output kept in a file, and always killed and reaped by the destructor.
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sys/types.h>
-
-#include <asyncio/task.hpp>
 
 namespace asyncio::testing {
 
 class ChildProcess {
 public:
-    /// Starts `argv` (argv[0] looked up in PATH) with stdout on a pipe.
-    /// Throws std::runtime_error when it cannot start.
+    /// Starts `argv` (argv[0] looked up in PATH) with its stdin a pipe and its stdout and
+    /// stderr going to one file. Fails the test when it cannot be started.
     explicit ChildProcess(std::vector<std::string> argv);
+    /// Kills (SIGKILL) and reaps it if it still runs; closes its pipe; removes the file.
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;
 
-    /// Blocks (bounded by `timeout_seconds`) for one line of the child's stdout, without
-    /// the '\n'; "" at EOF or timeout. For start-up handshakes such as a printed port.
-    std::string read_line(int timeout_seconds = 30);
-    /// Waits on the loop (polling, real time) for the child to exit; its exit code, or
-    /// -signal. Gives up after `timeout_seconds` and returns -1000.
-    Task<int> wait(int timeout_seconds = 60);
-    pid_t pid() const noexcept { return pid_; }
+    bool started() const noexcept { return pid_ > 0; }
+    void write_stdin(std::string_view data);
+    void close_stdin();
+    /// Everything it printed so far (stdout and stderr).
+    std::string output() const;
+    /// Blocks until its output contains `text` (true), or it exited or `limit` passed.
+    bool wait_for_output(std::string_view text,
+                         std::chrono::milliseconds limit = std::chrono::seconds(10));
+    /// Blocks until it exits: its wait status, or nullopt when `limit` passed first.
+    /// Call it from one thread at a time (e.g. through asyncio::to_thread).
+    std::optional<int> wait_exit(std::chrono::milliseconds limit = std::chrono::seconds(20));
 
 private:
+    bool poll_exit();
+
     pid_t pid_ = -1;
-    int stdout_fd_ = -1;
-    std::string pending_;
-    bool reaped_ = false;
+    int stdin_fd_ = -1;
+    std::string output_path_;
+    std::optional<int> status_;
 };
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound with port 0, then released).
+std::uint16_t free_port();
 
 /// The directory of the test sources (tests/), for peer scripts.
 std::string test_source_dir();

@@ -151,6 +151,12 @@ public:
         std::coroutine_handle<> await_suspend(std::coroutine_handle<>) const noexcept {
             if (!promise.scheduled_) {
                 promise.leave_call_stack();
+                if (promise.awaited_inline_) {
+                    // The awaiting frame called resume() on this one and waits for that call
+                    // to return (see Task's Awaiter): return to it.
+                    promise.finished_inline_ = true;
+                    return std::noop_coroutine();
+                }
                 return promise.continuation_ ? promise.continuation_ : std::noop_coroutine();
             }
             promise.complete_task();  // may free the frame: touch nothing after it
@@ -178,7 +184,11 @@ public:
     FinalAwaiter final_suspend() noexcept { return {*this}; }
     void unhandled_exception() noexcept { exception_ = std::current_exception(); }
 
-    bool started_ = false;                  // first resumed (directly or as a task)
+    bool started_ = false;  // first resumed (directly or as a task)
+    // Set while the awaiting frame runs this one through a plain resume() call rather than
+    // symmetric transfer; finished_inline_ tells it the frame completed within that call.
+    bool awaited_inline_ = false;
+    bool finished_inline_ = false;
     std::coroutine_handle<> continuation_;  // the frame awaiting this one directly
     // The coroutine call stack, for introspection: a directly awaited frame points at the
     // promise of the frame awaiting it (its task's root frame included); a task points at

@@ -1,15 +1,19 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <vector>
 
+#include "asyncio/clock.hpp"
 #include "asyncio/net/socket_address.hpp"
 #include "asyncio/net/stream.hpp"
 #include "asyncio/task.hpp"
 
 namespace asyncio {
+
+class TlsContext;
 
 namespace detail {
 struct ServerState;
@@ -68,6 +72,15 @@ struct ServerOptions {
     bool start_serving = true;
     /// A Unix socket file left by an earlier run is removed before binding (Python's default).
     bool unlink_existing_unix_socket = true;
+    /// TLS: when set (`TlsContext::server(...)`, see <asyncio/net/tls.hpp>), every
+    /// connection is encrypted. The handshake runs in the connection's task before the
+    /// handler; when it fails, the connection is closed, the handler never runs, and the
+    /// failure is logged at debug level when the loop is in debug mode (as Python does).
+    std::shared_ptr<TlsContext> tls = nullptr;
+    /// How long a client may take to complete the handshake (Python's ssl_handshake_timeout).
+    Duration tls_handshake_timeout = std::chrono::seconds(60);
+    /// How long closing waits for the client's close_notify (Python's ssl_shutdown_timeout).
+    Duration tls_shutdown_timeout = std::chrono::seconds(30);
 };
 
 }  // namespace asyncio

@@ -19,10 +19,12 @@ struct StreamState;
 /// What a TLS stream negotiated (part of Python's `get_extra_info`: 'cipher', 'peercert',
 /// 'ssl_object').
 struct TlsInfo {
-    std::string version;          ///< "TLSv1.3"
-    std::string cipher;           ///< "TLS_AES_256_GCM_SHA384"
-    std::string alpn_protocol;    ///< the protocol ALPN chose, "" when none
-    std::string server_hostname;  ///< the name sent with SNI (client side)
+    std::string version;        ///< "TLSv1.3"
+    std::string cipher;         ///< "TLS_AES_256_GCM_SHA384"
+    std::string alpn_protocol;  ///< the protocol ALPN chose, "" when none
+    /// The name sent with SNI (a client connecting to an IP address sends none), or on a
+    /// server the name the client sent.
+    std::string server_hostname;
     /// The peer certificate's subject and issuer ("CN=localhost"), and the certificate in
     /// PEM; empty when the peer sent none.
     std::string peer_subject;
@@ -92,15 +94,18 @@ public:
     /// passed the high one). Any number of tasks may drain at once.
     /// Throws: the connection's error.
     Task<> drain();
+    /// False on a TLS stream, which cannot half-close (as in Python).
     bool can_write_eof() const noexcept;
     /// Half-closes once the queued bytes are sent: the peer reads EOF, this side can still read.
+    /// Throws: RuntimeError on a TLS stream (Python: NotImplementedError).
     void write_eof();
     /// Closes once the queued bytes are sent (Python: transport.close()). Idempotent.
     void close() noexcept;
     bool is_closing() const noexcept;
     /// Returns once the connection is closed.
     Task<> wait_closed();
-    /// Bytes queued and not yet taken by the kernel.
+    /// Bytes queued and not yet taken by the kernel (on a TLS stream, encrypted bytes: the
+    /// buffer limits count those too).
     std::size_t write_buffer_size() const noexcept;
     /// Sets the high-water mark (and the low one: `high / 4` when not given).
     void set_write_buffer_limits(std::size_t high, std::optional<std::size_t> low = std::nullopt);

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "asyncio/clock.hpp"
@@ -13,7 +16,9 @@
 
 namespace asyncio {
 
-/// Options of `open_connection`.
+class TlsContext;
+
+/// Options of `open_connection` (and `open_unix_connection`).
 struct ConnectOptions {
     std::size_t limit = StreamReader::default_limit;  ///< the StreamReader's limit
     /// Only this family's addresses are tried.
@@ -26,6 +31,18 @@ struct ConnectOptions {
     std::optional<Duration> happy_eyeballs_delay = std::nullopt;
     /// TCP_NODELAY, which Python's asyncio also sets on every TCP connection.
     bool no_delay = true;
+    /// TLS: when set (`TlsContext::client()`, see <asyncio/net/tls.hpp>), the stream is
+    /// encrypted and open_connection returns once the handshake is done (Python: `ssl=`).
+    std::shared_ptr<TlsContext> tls = nullptr;
+    /// The name the server's certificate must carry and that is sent with SNI; empty means
+    /// `host` (open_unix_connection requires it with TLS).
+    std::string server_hostname = {};
+    /// How long the TLS handshake may take; then the connection is aborted with
+    /// ConnectionAbortedError (Python's ssl_handshake_timeout, 60 s).
+    Duration tls_handshake_timeout = std::chrono::seconds(60);
+    /// How long close() waits for the peer to answer TLS close_notify; then the connection
+    /// is aborted and wait_closed() throws TimeoutError (Python's ssl_shutdown_timeout, 30 s).
+    Duration tls_shutdown_timeout = std::chrono::seconds(30);
 };
 
 /// Connects to `host`:`port` over TCP and returns the connection's reader and writer
@@ -35,8 +52,17 @@ struct ConnectOptions {
 /// Cancellation: stops connecting; no socket is left open.
 /// Throws: DnsError; the connection error (ConnectionRefusedError...) naming the address
 /// when there was one address or all failed alike, else OSError listing each attempt.
+/// With TLS: SSLCertVerificationError, SSLError, ConnectionAbortedError (handshake timeout).
 /// Example: `auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", 8080);`
-Task<Stream> open_connection(std::string host, std::uint16_t port, ConnectOptions options = {});
+Task<Stream> open_connection(std::string host, std::uint16_t port, ConnectOptions options);
+/// The same with the default options.
+///
+/// An overload, not a defaulted argument, here and below: GCC 12 destroys a defaulted
+/// class-type argument of a coroutine called inside `co_await` through a stale stack copy,
+/// which frees garbage once the options hold a std::string or a std::shared_ptr.
+inline Task<Stream> open_connection(std::string host, std::uint16_t port) {
+    return open_connection(std::move(host), port, ConnectOptions{});
+}
 
 /// Listens on `host`:`port` and runs `handler` for each connection (Python's
 /// asyncio.start_server). An empty host listens on every interface, IPv4 and IPv6; a name
@@ -49,9 +75,16 @@ Task<Stream> open_connection(std::string host, std::uint16_t port, ConnectOption
 /// co_await server.serve_forever();
 /// ```
 Task<Server> start_server(ClientHandler handler, std::string host, std::uint16_t port,
-                          ServerOptions options = {});
+                          ServerOptions options);
+inline Task<Server> start_server(ClientHandler handler, std::string host, std::uint16_t port) {
+    return start_server(std::move(handler), std::move(host), port, ServerOptions{});
+}
 /// The same on several hosts at once.
 Task<Server> start_server(ClientHandler handler, std::vector<std::string> hosts, std::uint16_t port,
-                          ServerOptions options = {});
+                          ServerOptions options);
+inline Task<Server> start_server(ClientHandler handler, std::vector<std::string> hosts,
+                                 std::uint16_t port) {
+    return start_server(std::move(handler), std::move(hosts), port, ServerOptions{});
+}
 
 }  // namespace asyncio
