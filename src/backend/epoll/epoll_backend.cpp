@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "backend/backend.hpp"
+#include "backend/syscall_attempt.hpp"
 
 namespace asyncio::detail {
 namespace {
@@ -52,67 +53,6 @@ struct FdState {
     OpQueue writers;
     std::uint32_t interest = 0;  // events registered with epoll (0: not registered)
 };
-
-bool is_write_side(IoOpcode opcode) noexcept {
-    switch (opcode) {
-        case IoOpcode::poll_writable:
-        case IoOpcode::write:
-        case IoOpcode::send:
-        case IoOpcode::sendmsg:
-        case IoOpcode::connect:
-            return true;
-        default:
-            return false;
-    }
-}
-
-/// Performs the operation's system call once. Returns the result or -errno.
-long attempt(IoOperation& op) noexcept {
-    for (;;) {
-        long r = 0;
-        switch (op.opcode) {
-            case IoOpcode::poll_readable:
-            case IoOpcode::poll_writable:
-                return 0;
-            case IoOpcode::read:
-                r = ::read(op.fd, op.buffer, op.length);
-                break;
-            case IoOpcode::write:
-                r = ::write(op.fd, op.buffer, op.length);
-                break;
-            case IoOpcode::recv:
-                r = ::recv(op.fd, op.buffer, op.length, op.flags);
-                break;
-            case IoOpcode::send:
-                r = ::send(op.fd, op.buffer, op.length, op.flags | MSG_NOSIGNAL);
-                break;
-            case IoOpcode::recvmsg:
-                r = ::recvmsg(op.fd, op.message, op.flags);
-                break;
-            case IoOpcode::sendmsg:
-                r = ::sendmsg(op.fd, op.message, op.flags | MSG_NOSIGNAL);
-                break;
-            case IoOpcode::accept: {
-                socklen_t length = op.address_length;
-                r = ::accept4(op.fd, op.address, op.address != nullptr ? &length : nullptr,
-                              SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (r >= 0) op.address_length = length;
-                break;
-            }
-            case IoOpcode::connect: {
-                // Retried after EINPROGRESS: the outcome is in SO_ERROR.
-                int error = 0;
-                socklen_t size = sizeof error;
-                if (::getsockopt(op.fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) return -errno;
-                return error == 0 ? 0 : -error;
-            }
-        }
-        if (r >= 0) return r;
-        if (errno == EINTR) continue;
-        if (errno == EWOULDBLOCK) return -EAGAIN;
-        return -errno;
-    }
-}
 
 class EpollBackend final : public Backend {
 public:
@@ -168,7 +108,7 @@ public:
                 state != nullptr &&
                 !(is_write_side(op.opcode) ? state->writers.empty() : state->readers.empty());
             if (!others_waiting) {
-                op.result = attempt(op);
+                op.result = attempt_syscall(op);
                 if (op.result != -EAGAIN) return true;
             }
         }
@@ -286,7 +226,7 @@ private:
     std::size_t drain(OpQueue& queue, bool error) noexcept {
         std::size_t delivered = 0;
         while (IoOperation* op = queue.head) {
-            long result = attempt(*op);
+            long result = attempt_syscall(*op);
             if (result == -EAGAIN) {
                 // A readiness wait also ends on error/hang-up: the caller's own call reports it.
                 if (!error || (op->opcode != IoOpcode::poll_readable &&

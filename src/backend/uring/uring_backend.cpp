@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "backend/backend.hpp"
+#include "backend/syscall_attempt.hpp"
 
 namespace asyncio::detail {
 namespace {
@@ -65,60 +66,6 @@ constexpr std::uint8_t backlogged = 8;          // waiting for a free SQE
 
 constexpr unsigned ring_entries = 256;
 constexpr std::size_t max_transfer = std::size_t{1} << 30;  // SQE lengths are 32-bit
-
-bool is_write_side(IoOpcode opcode) noexcept {
-    switch (opcode) {
-        case IoOpcode::poll_writable:
-        case IoOpcode::write:
-        case IoOpcode::send:
-        case IoOpcode::sendmsg:
-        case IoOpcode::connect:
-            return true;
-        default:
-            return false;
-    }
-}
-
-/// One attempt of the operation's system call. Returns the result or -errno (-EAGAIN:
-/// queue it).
-long attempt(IoOperation& op) noexcept {
-    for (;;) {
-        long r = 0;
-        switch (op.opcode) {
-            case IoOpcode::read:
-                r = ::read(op.fd, op.buffer, op.length);
-                break;
-            case IoOpcode::recv:
-                r = ::recv(op.fd, op.buffer, op.length, op.flags);
-                break;
-            case IoOpcode::recvmsg:
-                r = ::recvmsg(op.fd, op.message, op.flags);
-                break;
-            case IoOpcode::accept: {
-                socklen_t length = op.address_length;
-                r = ::accept4(op.fd, op.address, op.address != nullptr ? &length : nullptr,
-                              SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (r >= 0) op.address_length = length;
-                break;
-            }
-            case IoOpcode::write:
-                r = ::write(op.fd, op.buffer, op.length);
-                break;
-            case IoOpcode::send:
-                r = ::send(op.fd, op.buffer, op.length, op.flags | MSG_NOSIGNAL);
-                break;
-            case IoOpcode::sendmsg:
-                r = ::sendmsg(op.fd, op.message, op.flags | MSG_NOSIGNAL);
-                break;
-            default:
-                return -EAGAIN;
-        }
-        if (r >= 0) return r;
-        if (errno == EINTR) continue;
-        if (errno == EWOULDBLOCK) return -EAGAIN;
-        return -errno;
-    }
-}
 
 struct Completion {
     std::uint64_t tag;
@@ -201,7 +148,7 @@ public:
         } else if (op.opcode != IoOpcode::poll_readable && op.opcode != IoOpcode::poll_writable &&
                    state.side(op.opcode) == 0) {
             // Only when nobody else waits on this side: bytes stay in order.
-            op.result = attempt(op);
+            op.result = attempt_syscall(op);
             if (op.result != -EAGAIN) return true;
         }
         link(state, op);
