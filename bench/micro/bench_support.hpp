@@ -3,10 +3,10 @@
 
 #pragma once
 
-#include <benchmark/benchmark.h>
-
 #include <cstddef>
 #include <memory>
+
+#include <benchmark/benchmark.h>
 
 #include "workloads.hpp"
 

@@ -5,14 +5,14 @@
 // Usage: asyncio_instruction_counts <workload> <n>
 // Prints the wall time and the rate too, which are only indicative on a shared machine.
 
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
+
+#include <sys/resource.h>
 
 #include "workloads.hpp"
 
@@ -74,9 +74,8 @@ int main(int argc, char** argv) {
         asyncio::run(w.make(n), options);
         const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
         const long rss_after = max_rss_kib();
-        std::printf("%s n=%zu: %.3f s, %.2f M %s/s, peak RSS +%ld KiB (%.0f B per op)\n",
-                    w.name, n, took.count(), n / took.count() / 1e6, w.unit,
-                    rss_after - rss_before,
+        std::printf("%s n=%zu: %.3f s, %.2f M %s/s, peak RSS +%ld KiB (%.0f B per op)\n", w.name, n,
+                    took.count(), n / took.count() / 1e6, w.unit, rss_after - rss_before,
                     n != 0 ? (rss_after - rss_before) * 1024.0 / static_cast<double>(n) : 0.0);
         return 0;
     }

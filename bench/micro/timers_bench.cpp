@@ -7,12 +7,14 @@ namespace asyncio::bench {
 namespace {
 
 void BM_SleepArmFire(benchmark::State& state) {
-    run_batches(state, [](std::size_t n) { return sequential_sleeps(n, 1ms); }, true);
+    run_batches(
+        state, [](std::size_t n) { return sequential_sleeps(n, 1ms); }, true);
 }
 BENCHMARK(BM_SleepArmFire)->Arg(100'000);
 
 void BM_ConcurrentSleeps(benchmark::State& state) {
-    run_batches(state, [](std::size_t n) { return concurrent_sleeps(n, 1ms); }, true);
+    run_batches(
+        state, [](std::size_t n) { return concurrent_sleeps(n, 1ms); }, true);
 }
 BENCHMARK(BM_ConcurrentSleeps)->Arg(1'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <exception>
 #include <iterator>
+#include <ranges>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -148,6 +149,7 @@ auto make_gather_range(Range&& range) {
     using Traits = traits_of<Element>;
     LoopCore& loop = require_running_loop();
     std::vector<typename Traits::handle_type> handles;
+    if constexpr (std::ranges::sized_range<Range>) handles.reserve(std::ranges::size(range));
     for (auto&& element : range) {
         if constexpr (Traits::owned) {
             handles.push_back(Traits::to_handle(loop, std::move(element)));

@@ -11,11 +11,14 @@ namespace asyncio {
 namespace detail {
 
 /// What sleep() returns: a timer in the loop's heap while the task waits. Lives in the
-/// awaiting coroutine's frame, so a sleep allocates nothing.
-class [[nodiscard]] SleepAwaiter : private TimerNode, private ActionItem {
+/// awaiting coroutine's frame, so a sleep allocates nothing. Kept small (a million sleeping
+/// tasks are a million of these): the flags fill the padding of TimerNode, and the delay
+/// waits in `deadline` until the timer is armed.
+class [[nodiscard]] SleepAwaiter : private ActionItem, private TimerNode {
 public:
-    explicit SleepAwaiter(Duration delay) noexcept
-        : ActionItem(&SleepAwaiter::on_due), delay_(delay) {}
+    explicit SleepAwaiter(Duration delay) noexcept : ActionItem(&SleepAwaiter::on_due) {
+        deadline = TimePoint(delay);
+    }
     SleepAwaiter(const SleepAwaiter&) = delete;
     SleepAwaiter& operator=(const SleepAwaiter&) = delete;
     ~SleepAwaiter() {
@@ -34,10 +37,9 @@ private:
     static void on_due(ActionItem& action) noexcept;
     static bool on_cancel(void* self) noexcept;
 
-    Duration delay_;
-    TaskPromiseBase* task_ = nullptr;
     bool cancelled_ = false;
     bool woken_ = false;
+    TaskPromiseBase* task_ = nullptr;
 };
 
 }  // namespace detail

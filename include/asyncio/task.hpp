@@ -181,9 +181,7 @@ public:
     std::string get_name() const { return promise()->name(); }
     void set_name(std::string name) const { promise()->set_name(std::move(name)); }
     /// The coroutine function that made the task, with its file and line.
-    const detail::CreationSite& creation_site() const noexcept {
-        return promise()->creation_site();
-    }
+    detail::CreationSite creation_site() const noexcept { return promise()->creation_site(); }
 
     /// Calls `callback(handle)` on the loop, soon after the task is done (right away in
     /// the next iteration when it already is), like Python's add_done_callback.
@@ -261,7 +259,7 @@ private:
 
 namespace detail {
 template <class T>
-TaskHandle<T> schedule_task(LoopCore& loop, Task<T>&& task, std::string name,
+TaskHandle<T> schedule_task(LoopCore& loop, Task<T>&& task, std::string&& name,
                             CreationSite scheduled_at) {
     auto frame = task.release();
     if (!frame) throw InvalidStateError("create_task: the Task is empty or was moved from");

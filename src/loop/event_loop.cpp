@@ -7,8 +7,9 @@
 // waits for the next iteration: the order CPython gives, which programs observe.
 //
 // The ready queue is an intrusive list through the tasks and callbacks themselves, so
-// scheduling never allocates. Timers are a 4-ary heap (timer_heap.hpp). The clock is read
-// once per iteration, and the debug checks cost one branch when debug mode is off.
+// scheduling never allocates. Timers are an in-order list plus a 4-ary heap
+// (timer_heap.hpp). The clock is read once per iteration, and the debug checks cost one
+// branch when debug mode is off.
 
 #include <unistd.h>
 
@@ -247,7 +248,9 @@ void EventLoop::Impl::run_once() {
     if (timeout != Duration::zero() || backend->pending() > 0) events = backend->poll(timeout);
 
     if (threadsafe_pending.load(std::memory_order_acquire)) drain_threadsafe();
-    if (!signal_handlers.empty()) dispatch_signals();
+    if (!signal_handlers.empty() && detail::signal_generation() != seen_signal_generation) {
+        dispatch_signals();
+    }
 
     if (jump_if_idle && events == 0 && !has_ready() && !timers.empty()) {
         manual_clock->advance_to(timers.next_deadline());
@@ -283,7 +286,7 @@ void EventLoop::Impl::run_ready(ReadyItem& item) noexcept {
     if (item.ready_kind_ == ReadyItem::Kind::task) {
         auto& task = static_cast<TaskPromiseBase&>(item);
         loop.current_task_ = &task;
-        task.resume_point().resume();  // may complete and free the task
+        if (task.begin_step()) task.resume_point().resume();  // may complete and free the task
         loop.current_task_ = nullptr;
         return;
     }
@@ -563,6 +566,9 @@ bool EventLoop::Impl::install_task_dump() {
 }
 
 void EventLoop::Impl::dispatch_signals() {
+    // Read before taking the flags: a signal arriving meanwhile changes it again, and the
+    // next iteration looks once more.
+    seen_signal_generation = detail::signal_generation();
     for (auto& [signum, handler] : signal_handlers) {
         if (!detail::take_signal(signum)) continue;
         const int number = signum;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,6 +45,8 @@ struct ResolverDeleter {
 void install_signal(EventLoop& loop, int signum, int wake_fd);
 void uninstall_signal(int signum) noexcept;
 bool take_signal(int signum) noexcept;
+/// Changes whenever a signal arrives (any signal, any loop).
+std::uint64_t signal_generation() noexcept;
 
 }  // namespace asyncio::detail
 
@@ -87,6 +90,7 @@ struct EventLoop::Impl {
     std::vector<std::unique_ptr<detail::FdWatch>> retired_watches;
 
     std::map<int, std::function<void()>> signal_handlers;
+    std::uint64_t seen_signal_generation = 0;  // signal_generation() at the last dispatch
 
     /// The c-ares channel of this loop, created by the first lookup; close() destroys it.
     /// Declared last: were it left to ~Impl, it would still go before the backend.

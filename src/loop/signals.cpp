@@ -27,11 +27,15 @@ struct SignalSlot {
 
 SignalSlot slots[NSIG];
 std::mutex slots_mutex;
+// Bumped by every signal, so that a loop looks at its handlers' flags only after a signal.
+std::atomic<std::uint64_t> signals_raised{0};
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "used in a signal handler");
 
 extern "C" void on_signal(int signum) {
     const int saved_errno = errno;
     SignalSlot& slot = slots[signum];
     slot.pending.store(true, std::memory_order_release);
+    signals_raised.fetch_add(1, std::memory_order_release);
     const int fd = slot.wake_fd.load(std::memory_order_acquire);
     if (fd >= 0) {
         const std::uint64_t one = 1;
@@ -71,6 +75,10 @@ void uninstall_signal(int signum) noexcept {
     slot.wake_fd.store(-1, std::memory_order_release);
     slot.pending.store(false, std::memory_order_relaxed);
     slot.owner = nullptr;
+}
+
+std::uint64_t signal_generation() noexcept {
+    return signals_raised.load(std::memory_order_acquire);
 }
 
 bool take_signal(int signum) noexcept {

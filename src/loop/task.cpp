@@ -52,8 +52,6 @@ void FutureStateBase::abandon_waiters() noexcept {
 
 // ---- TaskPromiseBase ----
 
-TaskPromiseBase::~TaskPromiseBase() = default;
-
 void TaskPromiseBase::throw_cancelled() {
     must_cancel_ = false;
     throw CancelledError(std::string(cancel_message()));
@@ -84,15 +82,15 @@ void TaskPromiseBase::set_name(std::string name) {
 
 std::string TaskPromiseBase::describe() const {
     std::string text = "Task '" + name() + "' (coroutine " +
-                       (site_.function != nullptr ? site_.function : "?") + " at " +
-                       site_text(site_);
+                       (site_function_ != nullptr ? site_function_ : "?") + " at " +
+                       site_text(creation_site());
     if (extras_ && extras_->scheduled_at.file != nullptr) {
         text += ", created at " + site_text(extras_->scheduled_at);
     }
     return text + ")";
 }
 
-void TaskPromiseBase::start_as_task(LoopCore& loop, std::string name, CreationSite scheduled_at) {
+void TaskPromiseBase::start_as_task(LoopCore& loop, std::string&& name, CreationSite scheduled_at) {
     loop_ = &loop;
     scheduled_ = true;
     started_ = true;
@@ -128,6 +126,16 @@ void TaskPromiseBase::complete_task() noexcept {
         finish(Status::finished);
     }
     release();  // the loop's reference; may free the frame
+}
+
+void TaskPromiseBase::cancel_unstarted() noexcept {
+    must_cancel_ = false;
+    try {
+        exception_ = std::make_exception_ptr(CancelledError(std::string(cancel_message())));
+    } catch (...) {
+        exception_ = std::current_exception();  // bad_alloc: still not a success
+    }
+    complete_task();  // cancelled; drops the loop's reference, which may free the frame
 }
 
 void report_never_awaited(const TaskPromiseBase& promise) noexcept {
@@ -181,14 +189,15 @@ bool StateAwaiterBase::on_cancel(void* self) noexcept {
 void SleepAwaiter::await_suspend(std::coroutine_handle<> awaiting) {
     TaskPromiseBase& task = require_current_task("sleep()");
     task_ = &task;
-    if (delay_ <= Duration::zero()) {
+    const Duration delay = deadline.time_since_epoch();
+    if (delay <= Duration::zero()) {
         // A bare yield, as Python's sleep(0): a pending cancel is delivered on resume.
         task.suspend(awaiting, CancelHook{});
         task.wake();
         return;
     }
     LoopCore& loop = *task.loop();
-    deadline = loop.now() + delay_;
+    deadline = loop.now() + delay;
     fire = &SleepAwaiter::on_deadline;
     loop.add_timer(*this);
     task.suspend(awaiting, CancelHook{&SleepAwaiter::on_cancel, this},

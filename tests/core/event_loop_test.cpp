@@ -187,6 +187,29 @@ ASYNCIO_TEST(EventLoop, TimersWithEqualDeadlinesRunInSchedulingOrder) {
     EXPECT_EQ(order, expected);
 }
 
+// Timers armed in deadline order go to an in-order list, the others to a heap (see
+// timer_heap.hpp): the order must not depend on which one holds a timer.
+ASYNCIO_TEST(EventLoop, TimersArmedOutOfOrderAndCancelledRunInDeadlineThenSchedulingOrder) {
+    auto& loop = asyncio::get_running_loop();
+    const auto t = loop.time();
+    std::vector<std::string> order;
+    auto record = [&order](std::string name) { return [&order, name] { order.push_back(name); }; };
+    loop.call_at(t + 2s, record("a0"));
+    loop.call_at(t + 1s, record("b"));
+    auto a1 = loop.call_at(t + 2s, record("a1"));
+    loop.call_at(t + 1s, record("c"));
+    loop.call_at(t + 2s, record("d"));
+    loop.call_at(t + 1500ms, record("e"));
+    a1.cancel();
+    loop.call_at(t + 3s, record("x"));
+    loop.call_at(t + 4s, record("y"));
+    loop.call_at(t + 3s, record("z"));  // armed after x, same deadline: runs after it
+    auto late = loop.call_at(t + 5s, record("late"));
+    late.cancel();
+    co_await asyncio::sleep(6s);
+    EXPECT_EQ(order, (std::vector<std::string>{"b", "c", "e", "a0", "d", "x", "z", "y"}));
+}
+
 ASYNCIO_TEST(EventLoop, CallAtRunsAtTheGivenLoopTime) {
     auto& loop = asyncio::get_running_loop();
     const auto when = loop.time() + 1500ms;

@@ -20,7 +20,7 @@ struct AwaitableTraits<Task<T>> {
     using handle_type = TaskHandle<T>;
     static constexpr bool owned = true;  // nobody else can see the result: move it out
     static handle_type to_handle(LoopCore& loop, Task<T>&& task) {
-        return schedule_task(loop, std::move(task), {}, CreationSite{});
+        return schedule_task(loop, std::move(task), std::string(), CreationSite{});
     }
 };
 

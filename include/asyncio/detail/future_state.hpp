@@ -205,7 +205,9 @@ public:
 
 protected:
     explicit FutureStateBase(LoopCore* loop) noexcept : loop_(loop) {}
-    ~FutureStateBase() { abandon_waiters(); }
+    ~FutureStateBase() {
+        if (waiters_head_ != nullptr) abandon_waiters();
+    }
 
     /// Marks the state done with `status` and notifies waiters in registration order.
     void finish(Status status) noexcept {

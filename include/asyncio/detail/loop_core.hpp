@@ -51,15 +51,20 @@ struct ActionItem : ReadyItem {
     void (*run_action)(ActionItem& self) noexcept;
 };
 
-/// A timer of the loop's heap. The owner keeps the node alive while it is scheduled; the
-/// heap stores the node's position so cancelling is O(log n).
+/// A timer of the loop (see TimerHeap). The owner keeps the node alive while it is
+/// scheduled; the node records where it is so that cancelling it is O(1) or O(log n).
 struct TimerNode {
     static constexpr std::uint32_t not_scheduled = UINT32_MAX;
+    static constexpr std::uint32_t in_order_list = UINT32_MAX - 1;
 
     TimePoint deadline{};
     std::uint64_t sequence = 0;  // ties on the deadline fire in scheduling order
-    std::uint32_t heap_index = not_scheduled;
     void (*fire)(TimerNode&) = nullptr;
+    TimerNode* prev_in_order = nullptr;  // links of the in-order list
+    TimerNode* next_in_order = nullptr;
+    // A heap position, in_order_list or not_scheduled. Last: a derived class may use the
+    // padding after it.
+    std::uint32_t heap_index = not_scheduled;
 
     bool scheduled() const noexcept { return heap_index != not_scheduled; }
 };

@@ -69,7 +69,11 @@ struct TaskExtras {
 class TaskPromiseBase : public FutureStateBase, public ReadyItem {
 public:
     explicit TaskPromiseBase(CreationSite site) noexcept
-        : FutureStateBase(nullptr), ReadyItem(Kind::task), site_(site) {}
+        : FutureStateBase(nullptr),
+          ReadyItem(Kind::task),
+          site_line_(site.line),
+          site_file_(site.file),
+          site_function_(site.function) {}
 
     // ---- called by awaitables while this task runs ----
 
@@ -78,14 +82,19 @@ public:
     void suspend(std::coroutine_handle<> at, CancelHook hook, AwaitTarget target = {}) noexcept {
         resume_point_ = at;
         cancel_hook_ = hook;
-        awaiting_ = target;
+        awaiting_kind_ = target.kind;
+        if (target.kind == AwaitKind::io) {
+            awaiting_.fd = target.fd;
+        } else {
+            awaiting_.object = target.object;
+        }
         if (must_cancel_ && hook.fn != nullptr && hook.fn(hook.context)) must_cancel_ = false;
     }
 
     /// Queues the task to resume at its suspension point (once per suspension).
     void wake() noexcept {
         cancel_hook_ = {};
-        awaiting_ = {};
+        awaiting_kind_ = AwaitKind::nothing;
         loop_->schedule(*this);
     }
 
@@ -120,7 +129,7 @@ public:
     std::string name() const;
     void set_name(std::string name);
     std::string describe() const override;
-    const CreationSite& creation_site() const noexcept { return site_; }
+    CreationSite creation_site() const noexcept { return {site_file_, site_function_, site_line_}; }
     /// Where create_task() was called, when recorded (debug mode), else nullptr.
     const CreationSite* scheduled_at() const noexcept {
         return extras_ && extras_->scheduled_at.file != nullptr ? &extras_->scheduled_at : nullptr;
@@ -128,27 +137,32 @@ public:
     bool is_scheduled_task() const noexcept { return scheduled_; }
     std::coroutine_handle<> resume_point() const noexcept { return resume_point_; }
     /// What the task waits for while suspended.
-    const AwaitTarget& awaiting() const noexcept { return awaiting_; }
+    AwaitTarget awaiting() const noexcept {
+        if (awaiting_kind_ == AwaitKind::io) return {awaiting_kind_, nullptr, awaiting_.fd};
+        if (awaiting_kind_ == AwaitKind::nothing) return {};
+        return {awaiting_kind_, awaiting_.object, -1};
+    }
 
     /// Turns this not-yet-started frame into a task of `loop` and queues its first step.
     /// The loop holds one reference until the task is done.
-    void start_as_task(LoopCore& loop, std::string name, CreationSite scheduled_at);
+    void start_as_task(LoopCore& loop, std::string&& name, CreationSite scheduled_at);
 
     // ---- coroutine plumbing ----
 
+    // Neither awaiter holds a reference to the promise: it would take 16 bytes of every
+    // frame. The first step of a task cancelled before it started is handled by the loop
+    // (see cancel_unstarted()).
     struct InitialAwaiter {
-        TaskPromiseBase& promise;
         bool await_ready() const noexcept { return false; }
         void await_suspend(std::coroutine_handle<>) const noexcept {}
-        // A task cancelled before its first step never runs its body (CPython throws
-        // CancelledError into the unstarted coroutine).
-        void await_resume() const { promise.throw_if_cancel_pending(); }
+        void await_resume() const noexcept {}
     };
 
     struct FinalAwaiter {
-        TaskPromiseBase& promise;
         bool await_ready() const noexcept { return false; }
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<>) const noexcept {
+        template <class Promise>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> frame) const noexcept {
+            TaskPromiseBase& promise = frame.promise();
             if (!promise.scheduled_) {
                 promise.leave_call_stack();
                 if (promise.awaited_inline_) {
@@ -165,6 +179,21 @@ public:
         void await_resume() const noexcept {}
     };
 
+    /// The loop runs a step of this task. Returns false when the task was cancelled before
+    /// its first step and has been completed without running its body instead: CPython
+    /// throws CancelledError into the unstarted coroutine, which ends it the same way.
+    /// The task may be freed then.
+    bool begin_step() noexcept {
+        if (stepped_) [[likely]]
+            return true;
+        if (must_cancel_) {
+            cancel_unstarted();
+            return false;
+        }
+        stepped_ = true;
+        return true;
+    }
+
     /// A directly awaited frame starts: it becomes the innermost frame of the running task.
     void enter_call_stack() noexcept {
         LoopCore* loop = running_loop;
@@ -180,40 +209,60 @@ public:
         task->innermost_ = caller_ == task ? nullptr : caller_;
     }
 
-    InitialAwaiter initial_suspend() noexcept { return {*this}; }
-    FinalAwaiter final_suspend() noexcept { return {*this}; }
+    InitialAwaiter initial_suspend() noexcept { return {}; }
+    FinalAwaiter final_suspend() noexcept { return {}; }
     void unhandled_exception() noexcept { exception_ = std::current_exception(); }
 
+    // The fields are ordered to leave no padding (the first ones fill the tail of
+    // ReadyItem): a million concurrent tasks are a million promises. A frame is either
+    // awaited directly or scheduled as a task, never both, so the fields that only one of
+    // the two roles uses share storage.
     bool started_ = false;  // first resumed (directly or as a task)
     // Set while the awaiting frame runs this one through a plain resume() call rather than
     // symmetric transfer; finished_inline_ tells it the frame completed within that call.
     bool awaited_inline_ = false;
     bool finished_inline_ = false;
-    std::coroutine_handle<> continuation_;  // the frame awaiting this one directly
+
+protected:
+    bool must_cancel_ = false;
+    bool scheduled_ = false;
+    AwaitKind awaiting_kind_ = AwaitKind::nothing;
+    bool stepped_ = false;  // a task: the loop has run its first step
+    std::uint32_t cancel_requests_ = 0;
+    unsigned site_line_;
+
+public:
+    union {
+        std::coroutine_handle<> continuation_{};  // awaited frame: the frame awaiting it
+        std::coroutine_handle<> resume_point_;    // task: its innermost suspended frame
+    };
     // The coroutine call stack, for introspection: a directly awaited frame points at the
     // promise of the frame awaiting it (its task's root frame included); a task points at
     // its innermost running frame (nullptr: the root frame itself).
-    TaskPromiseBase* caller_ = nullptr;
-    TaskPromiseBase* innermost_ = nullptr;
+    union {
+        TaskPromiseBase* caller_ = nullptr;  // awaited frame
+        TaskPromiseBase* innermost_;         // task
+    };
 
     // Intrusive list of the loop's live tasks (all_tasks()).
     TaskPromiseBase* prev_task_ = nullptr;
     TaskPromiseBase* next_task_ = nullptr;
 
 protected:
-    ~TaskPromiseBase();
+    ~TaskPromiseBase() = default;
     void complete_task() noexcept;
+    void cancel_unstarted() noexcept;
     void destroy() noexcept override = 0;
 
-    std::coroutine_handle<> resume_point_;  // innermost suspended frame of this task
     CancelHook cancel_hook_{};
-    AwaitTarget awaiting_{};
+    union {
+        const void* object = nullptr;  // what awaiting_kind_ names, for every kind but io
+        int fd;                        // AwaitKind::io
+    } awaiting_;
     std::unique_ptr<TaskExtras> extras_;
     std::uint64_t id_ = 0;
-    std::uint32_t cancel_requests_ = 0;
-    bool must_cancel_ = false;
-    bool scheduled_ = false;
-    CreationSite site_;
+    const char* site_file_;
+    const char* site_function_;
 };
 
 template <class T>
@@ -232,7 +281,7 @@ class TaskReturn<void> : public TaskPromiseBase {
 public:
     using TaskPromiseBase::TaskPromiseBase;
     void return_void() noexcept {}
-    ResultStorage<void> result_;
+    [[no_unique_address]] ResultStorage<void> result_;
 };
 
 template <class T>
