@@ -28,7 +28,20 @@ enum class IoOpcode : std::uint8_t {
     sendmsg,        // sendmsg(2) with message/flags | MSG_NOSIGNAL
     accept,         // accept4(2) into address/address_length; result is the new descriptor
     connect,        // connect(2) to address/address_length; result 0
+    // Regular files, which have no readiness: only backends whose supports_file_io() is
+    // true take these (the others complete them with -EOPNOTSUPP).
+    pread,   // pread(2) into buffer/length at offset
+    pwrite,  // pwrite(2) from buffer/length at offset
+    fsync,   // fsync(2); with flags == file_sync_data_only, fdatasync(2)
 };
+
+/// IoOperation::flags of an fsync that only needs the data (fdatasync).
+constexpr int file_sync_data_only = 1;
+
+/// True for the opcodes that work on regular files at an offset.
+constexpr bool is_file_opcode(IoOpcode opcode) noexcept {
+    return opcode == IoOpcode::pread || opcode == IoOpcode::pwrite || opcode == IoOpcode::fsync;
+}
 
 const char* to_string(IoOpcode opcode) noexcept;
 
@@ -43,6 +56,7 @@ struct IoOperation {
     msghdr* message = nullptr;
     sockaddr* address = nullptr;
     socklen_t address_length = 0;
+    std::uint64_t offset = 0;  // pread/pwrite
     /// Bytes transferred, the accepted descriptor, or 0; a negative errno on failure
     /// (-ECANCELED when cancelled).
     long result = 0;
@@ -91,6 +105,10 @@ public:
 
     /// Operations started and not completed yet.
     virtual std::size_t pending() const noexcept = 0;
+
+    /// Whether the file opcodes (pread, pwrite, fsync) run without blocking the loop. When
+    /// false, callers run those system calls on a thread instead.
+    virtual bool supports_file_io() const noexcept = 0;
 };
 
 /// epoll(7) with an eventfd for wake-ups.

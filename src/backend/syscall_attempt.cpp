@@ -11,6 +11,8 @@ bool is_write_side(IoOpcode opcode) noexcept {
     switch (opcode) {
         case IoOpcode::poll_writable:
         case IoOpcode::write:
+        case IoOpcode::pwrite:
+        case IoOpcode::fsync:
         case IoOpcode::send:
         case IoOpcode::sendmsg:
         case IoOpcode::connect:
@@ -32,6 +34,15 @@ long attempt_syscall(IoOperation& op) noexcept {
                 break;
             case IoOpcode::write:
                 r = ::write(op.fd, op.buffer, op.length);
+                break;
+            case IoOpcode::pread:
+                r = ::pread(op.fd, op.buffer, op.length, static_cast<off_t>(op.offset));
+                break;
+            case IoOpcode::pwrite:
+                r = ::pwrite(op.fd, op.buffer, op.length, static_cast<off_t>(op.offset));
+                break;
+            case IoOpcode::fsync:
+                r = op.flags == file_sync_data_only ? ::fdatasync(op.fd) : ::fsync(op.fd);
                 break;
             case IoOpcode::recv:
                 r = ::recv(op.fd, op.buffer, op.length, op.flags);

@@ -86,10 +86,17 @@ public:
     const char* name() const noexcept override { return "epoll"; }
     int wakeup_fd() const noexcept override { return wake_fd_; }
     std::size_t pending() const noexcept override { return pending_; }
+    // A regular file is always "ready" (epoll_ctl refuses it with EPERM) and its system
+    // calls block on the disk, so they belong on a thread, not here.
+    bool supports_file_io() const noexcept override { return false; }
 
     bool submit(IoOperation& op) override {
         if (op.fd < 0) {
             op.result = -EBADF;
+            return true;
+        }
+        if (is_file_opcode(op.opcode)) {
+            op.result = -EOPNOTSUPP;
             return true;
         }
         if (op.opcode == IoOpcode::connect) {
@@ -345,6 +352,12 @@ const char* to_string(IoOpcode opcode) noexcept {
             return "accept";
         case IoOpcode::connect:
             return "connect";
+        case IoOpcode::pread:
+            return "pread";
+        case IoOpcode::pwrite:
+            return "pwrite";
+        case IoOpcode::fsync:
+            return "fsync";
     }
     return "unknown";
 }

@@ -31,6 +31,10 @@
 // behaviour (IORING_FEAT_NODROP, 5.5+): overflowed completions are flushed by
 // io_uring_get_events and delivered too.
 //
+// Regular files (pread, pwrite, fsync at an offset) skip the first attempt: their system
+// calls never say EAGAIN, they block on the disk, so they always go to the ring, where the
+// kernel completes them from the page cache or from its own workers.
+//
 // Wake-ups write to an eventfd that the ring watches with a single-shot POLL_ADD, re-armed
 // after each wake; a signal handler can do that write too.
 
@@ -118,6 +122,7 @@ public:
     const char* name() const noexcept override { return "io_uring"; }
     int wakeup_fd() const noexcept override { return wake_fd_; }
     std::size_t pending() const noexcept override { return pending_; }
+    bool supports_file_io() const noexcept override { return true; }
 
     void wakeup() noexcept override {
         const std::uint64_t one = 1;
@@ -146,7 +151,7 @@ public:
             }
             op.backend_state = awaiting_readiness;
         } else if (op.opcode != IoOpcode::poll_readable && op.opcode != IoOpcode::poll_writable &&
-                   state.side(op.opcode) == 0) {
+                   !is_file_opcode(op.opcode) && state.side(op.opcode) == 0) {
             // Only when nobody else waits on this side: bytes stay in order.
             op.result = attempt_syscall(op);
             if (op.result != -EAGAIN) return true;
@@ -232,9 +237,9 @@ private:
             throw std::system_error(ENOTSUP, std::generic_category(), "io_uring_get_probe");
         }
         static constexpr int needed[] = {
-            IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_READ,
-            IORING_OP_WRITE,    IORING_OP_RECV,         IORING_OP_SEND,
-            IORING_OP_RECVMSG,  IORING_OP_SENDMSG,      IORING_OP_ACCEPT,
+            IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_READ,    IORING_OP_WRITE,
+            IORING_OP_RECV,     IORING_OP_SEND,         IORING_OP_RECVMSG, IORING_OP_SENDMSG,
+            IORING_OP_ACCEPT,   IORING_OP_FSYNC,
         };
         for (const int opcode : needed) {
             if (!io_uring_opcode_supported(probe, opcode)) {
@@ -330,6 +335,16 @@ private:
                     break;
                 case IoOpcode::write:
                     io_uring_prep_write(s, op.fd, op.buffer, length, static_cast<__u64>(-1));
+                    break;
+                case IoOpcode::pread:
+                    io_uring_prep_read(s, op.fd, op.buffer, length, op.offset);
+                    break;
+                case IoOpcode::pwrite:
+                    io_uring_prep_write(s, op.fd, op.buffer, length, op.offset);
+                    break;
+                case IoOpcode::fsync:
+                    io_uring_prep_fsync(
+                        s, op.fd, op.flags == file_sync_data_only ? IORING_FSYNC_DATASYNC : 0);
                     break;
                 case IoOpcode::recv:
                     io_uring_prep_recv(s, op.fd, op.buffer, length, op.flags);
@@ -469,7 +484,7 @@ private:
             return 0;
         }
         if (result == -EAGAIN && op.opcode != IoOpcode::poll_readable &&
-            op.opcode != IoOpcode::poll_writable) {
+            op.opcode != IoOpcode::poll_writable && !is_file_opcode(op.opcode)) {
             if (cancelled) return complete(op, -ECANCELED);
             op.backend_state |= awaiting_readiness;
             requeue(op);
