@@ -10,7 +10,29 @@
 
 namespace asyncio {
 
-/// What open_file() does beyond the mode string.
+/// How open_file() opens a file: a set of flags combined with `|`.
+///
+/// Python's modes in these terms: "r" is `read`; "w" is `write | create | truncate`; "a"
+/// is `append | create`; "x" is `write | exclusive`; "+" adds `read` or `write`.
+enum class FileMode : unsigned {
+    read = 1,        // reading
+    write = 2,       // writing
+    append = 4,      // every write goes to the end of the file (implies write)
+    create = 8,      // create the file if missing
+    truncate = 16,   // empty the file on opening (needs write or append)
+    exclusive = 32,  // create the file, failing with FileExistsError if it exists
+};
+
+constexpr FileMode operator|(FileMode a, FileMode b) noexcept {
+    return static_cast<FileMode>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+constexpr FileMode operator&(FileMode a, FileMode b) noexcept {
+    return static_cast<FileMode>(static_cast<unsigned>(a) & static_cast<unsigned>(b));
+}
+/// True when `mode` has every flag of `flags`.
+constexpr bool has(FileMode mode, FileMode flags) noexcept { return (mode & flags) == flags; }
+
+/// What open_file() does beyond the mode.
 struct OpenOptions {
     /// Permission bits of a file the call creates, before the process umask applies.
     unsigned permissions = 0666;
@@ -31,12 +53,14 @@ struct OpenOptions {
 /// and write_at() take an offset and leave the position alone, so several tasks may use
 /// them on one file at once. A File belongs to the loop it was opened on.
 ///
-/// Cancellation: an operation the system has started is waited for (the kernel may be
-/// using the buffer), its effect is kept (bytes read advance the position, a file opened
-/// is returned), and CancelledError comes at the task's next await point.
+/// Cancellation: an operation the system has started is waited for (the kernel or a thread
+/// may be using the buffer) and CancelledError comes after it. Bytes written stay written
+/// and move the position; read(max_bytes) and read() put the position back; a file opened
+/// by a cancelled open_file() is closed again.
 /// Example:
 /// ```
-/// auto file = co_await asyncio::open_file("out.bin", "w");
+/// auto file = co_await asyncio::open_file("out.bin", asyncio::FileMode::write |
+///                                          asyncio::FileMode::create);
 /// co_await file.write(payload);
 /// co_await file.close();
 /// ```
@@ -53,7 +77,7 @@ public:
     bool is_open() const noexcept { return fd_ >= 0; }
     explicit operator bool() const noexcept { return is_open(); }
     /// The descriptor, or -1 when closed.
-    int fileno() const noexcept { return fd_; }
+    int fd() const noexcept { return fd_; }
     /// The path it was opened with.
     const std::string& path() const noexcept { return path_; }
 
@@ -65,16 +89,21 @@ public:
     void seek(std::uint64_t position);
 
     /// Reads up to `max_bytes` from the position and advances it. Fewer bytes only at the
-    /// end of the file; empty at the end.
+    /// end of the file; empty at the end. When it throws (cancelled included), the position
+    /// is back where it was: nothing is lost.
     /// Throws: OSError naming the file (EBADF when not opened for reading, EISDIR...);
     /// RuntimeError when closed, or while another read() or write() of this File runs.
     Task<std::string> read(std::size_t max_bytes);
     /// Reads from the position to the end of the file.
     Task<std::string> read();
-    /// One read of up to `buffer.size()` bytes at `offset`; returns how many (0 at the end).
-    /// The buffer must stay alive until the task is done.
+    /// One read of up to `buffer.size()` bytes at the position, which it advances; returns
+    /// how many (0 at the end). The buffer must stay alive until the task is done.
+    Task<std::size_t> read(std::span<std::byte> buffer);
+    /// One read of up to `buffer.size()` bytes at `offset` (Python's os.pread); returns how
+    /// many (0 at the end). The buffer must stay alive until the task is done.
     /// Throws: OSError; RuntimeError when closed.
-    Task<std::size_t> read_at(std::uint64_t offset, std::span<char> buffer);
+    Task<std::size_t> read_at(std::span<std::byte> buffer, std::uint64_t offset);
+    Task<std::size_t> read_at(std::span<char> buffer, std::uint64_t offset);
 
     /// Writes all of `data` at the position (at the end in append mode) and advances it.
     /// `data` must stay alive until the task is done.
@@ -82,9 +111,11 @@ public:
     /// RuntimeError when closed, or while another read() or write() of this File runs. After
     /// an error the position has moved by the bytes that were written.
     Task<> write(std::string_view data);
+    Task<> write(std::span<const std::byte> data);
     /// Writes all of `data` at `offset` (at the end in append mode, as pwrite(2) does).
     /// Throws: OSError; RuntimeError when closed.
-    Task<> write_at(std::uint64_t offset, std::string_view data);
+    Task<> write_at(std::string_view data, std::uint64_t offset);
+    Task<> write_at(std::span<const std::byte> data, std::uint64_t offset);
 
     /// Waits until the data and metadata written so far are on the storage (fsync(2)).
     /// Throws: OSError; RuntimeError when closed.
@@ -109,6 +140,7 @@ private:
     File(int fd, std::string path, std::uint64_t position, bool append,
          detail::LoopCore* loop) noexcept;
     void require_open(const char* what) const;
+    Task<> read_chunks(std::string& data, std::size_t max_bytes);
     void close_now() noexcept;
 
     int fd_ = -1;
@@ -119,7 +151,7 @@ private:
     std::size_t in_flight_ = 0;     // operations started and not finished
     detail::LoopCore* loop_ = nullptr;
 
-    friend Task<File> open_file(std::string path, std::string mode, OpenOptions options);
+    friend Task<File> open_file(std::string path, FileMode mode, OpenOptions options);
 };
 
 /// Opens `path` for reading, as Python's `open(path, "rb")`.
@@ -128,14 +160,20 @@ private:
 /// path and the mode.
 /// Cancellation: see File.
 Task<File> open_file(std::string path);
-/// Opens `path` with a Python mode: "r" read, "w" write (created or emptied), "a" append
-/// (created if missing), "x" create exclusively (FileExistsError if it exists); "+" adds the other
-/// direction; "b" is accepted and changes nothing (files are bytes only). The descriptor is
-/// close-on-exec.
+/// Opens `path` as `mode` says. The descriptor is close-on-exec.
 ///
-/// Throws: std::invalid_argument for a mode that is not one of those (text mode "t"
-/// included), for a path with a NUL byte, or for permissions above 07777; FileExistsError;
-/// the OSErrors of the one-argument form.
+/// Throws: std::invalid_argument for a mode with neither read, write nor append, or with
+/// truncate but no writing; for a path with a NUL byte; for permissions above 07777.
+/// FileExistsError (exclusive); the OSErrors of the one-argument form.
+/// Example: `co_await asyncio::open_file(path, FileMode::write | FileMode::exclusive)`
+Task<File> open_file(std::string path, FileMode mode);
+Task<File> open_file(std::string path, FileMode mode, OpenOptions options);
+/// The same with a Python mode string: "r", "w", "a" or "x", optionally with "+"; "b" is
+/// accepted and changes nothing (files are bytes only).
+///
+/// Throws: std::invalid_argument for any other string (text mode "t" included); the
+/// errors of the FileMode form.
+/// Example: `co_await asyncio::open_file("log.txt", "a")`
 Task<File> open_file(std::string path, std::string mode);
 Task<File> open_file(std::string path, std::string mode, OpenOptions options);
 

@@ -110,6 +110,11 @@ long unlink_on_thread(void* context) noexcept {
 /// One pread, pwrite or fsync: on the ring when the backend can, on a thread otherwise.
 Task<long> file_operation(detail::IoOpcode opcode, int fd, void* buffer, std::size_t length,
                           std::uint64_t offset, int flags) {
+    // A cancellation deferred by the previous operation (which completed although
+    // cancelled) is delivered here, before starting another: otherwise each operation of
+    // a loop would take it over, complete, and defer it again, and a cancelled read() of
+    // a large file would run to its end.
+    detail::require_current_task("a file operation").throw_if_cancel_pending();
     long result = 0;
     if (detail::running_backend().supports_file_io()) {
         result = co_await detail::IoAwaitable::file(opcode, fd, buffer, length, offset, flags);
@@ -132,8 +137,43 @@ void require_path(const std::string& path, const char* what) {
     }
 }
 
-/// open(2) flags for a Python mode string; sets `append`.
-int open_flags(const std::string& path, const std::string& mode, bool& append) {
+/// The flags of a mode, for messages: "write|create|truncate".
+std::string describe(FileMode mode) {
+    static constexpr std::pair<FileMode, const char*> names[] = {
+        {FileMode::read, "read"},         {FileMode::write, "write"},
+        {FileMode::append, "append"},     {FileMode::create, "create"},
+        {FileMode::truncate, "truncate"}, {FileMode::exclusive, "exclusive"},
+    };
+    std::string text;
+    for (const auto& [flag, name] : names) {
+        if (has(mode, flag)) text.append(text.empty() ? "" : "|").append(name);
+    }
+    const unsigned unknown = static_cast<unsigned>(mode) & ~63u;
+    if (unknown != 0) text.append(text.empty() ? "" : "|").append(std::to_string(unknown));
+    return text.empty() ? "no flags" : text;
+}
+
+/// open(2) flags for `mode`. Throws: std::invalid_argument for a mode that cannot work.
+int open_flags(const std::string& path, FileMode mode) {
+    const auto invalid = [&](const char* why) {
+        return std::invalid_argument("open_file(\"" + path + "\"): mode " + describe(mode) + " " +
+                                     why);
+    };
+    if ((static_cast<unsigned>(mode) & ~63u) != 0) throw invalid("has unknown flags");
+    const bool reads = has(mode, FileMode::read);
+    const bool writes = has(mode, FileMode::write) || has(mode, FileMode::append);
+    if (!reads && !writes) throw invalid("neither reads nor writes");
+    if (has(mode, FileMode::truncate) && !writes) throw invalid("truncates without writing");
+    int flags = O_CLOEXEC | (reads && writes ? O_RDWR : reads ? O_RDONLY : O_WRONLY);
+    if (has(mode, FileMode::append)) flags |= O_APPEND;
+    if (has(mode, FileMode::create)) flags |= O_CREAT;
+    if (has(mode, FileMode::truncate)) flags |= O_TRUNC;
+    if (has(mode, FileMode::exclusive)) flags |= O_CREAT | O_EXCL;
+    return flags;
+}
+
+/// The FileMode of a Python mode string ("r", "w+", "ab"...).
+FileMode parse_mode(const std::string& path, const std::string& mode) {
     char kind = 0;
     bool plus = false;
     bool binary = false;
@@ -157,13 +197,12 @@ int open_flags(const std::string& path, const std::string& mode, bool& append) {
                                     "\" (one of r, w, a, x, optionally with + and b; files "
                                     "are bytes only)");
     }
-    append = kind == 'a';
-    int flags = O_CLOEXEC;
-    flags |= plus ? O_RDWR : (kind == 'r' ? O_RDONLY : O_WRONLY);
-    if (kind == 'w') flags |= O_CREAT | O_TRUNC;
-    if (kind == 'a') flags |= O_CREAT | O_APPEND;
-    if (kind == 'x') flags |= O_CREAT | O_EXCL;
-    return flags;
+    FileMode result = FileMode::read;
+    if (kind == 'w') result = FileMode::write | FileMode::create | FileMode::truncate;
+    if (kind == 'a') result = FileMode::append | FileMode::create;
+    if (kind == 'x') result = FileMode::write | FileMode::exclusive;
+    if (plus) result = result | (kind == 'r' ? FileMode::write : FileMode::read);
+    return result;
 }
 
 }  // namespace
@@ -244,7 +283,20 @@ void File::seek(std::uint64_t position) {
 Task<std::string> File::read(std::size_t max_bytes) {
     require_open("read()");
     Busy busy(*this, true, "read()");
+    const std::uint64_t start = position_;
     std::string data;
+    try {
+        co_await read_chunks(data, max_bytes);
+    } catch (...) {
+        // The bytes read so far go with the exception: put them back, so that a cancelled
+        // or failed read() loses nothing (a file, unlike a socket, can be read again).
+        position_ = start;
+        throw;
+    }
+    co_return data;
+}
+
+Task<> File::read_chunks(std::string& data, std::size_t max_bytes) {
     while (data.size() < max_bytes) {
         const std::size_t before = data.size();
         const std::size_t chunk =
@@ -253,15 +305,12 @@ Task<std::string> File::read(std::size_t max_bytes) {
         const long result = co_await file_operation(detail::IoOpcode::pread, fd_,
                                                     data.data() + before, chunk, position_, 0);
         if (result < 0) {
-            // Bytes of earlier chunks were consumed (the position moved past them): they
-            // are lost with the error, as with a failing BufferedReader.read() in Python.
             detail::throw_os_error(static_cast<int>(-result), "read from \"" + path_ + "\"");
         }
         data.resize(before + static_cast<std::size_t>(result));
         position_ += static_cast<std::uint64_t>(result);
         if (result == 0) break;
     }
-    co_return data;
 }
 
 Task<std::string> File::read() {
@@ -269,7 +318,19 @@ Task<std::string> File::read() {
     co_return data;
 }
 
-Task<std::size_t> File::read_at(std::uint64_t offset, std::span<char> buffer) {
+Task<std::size_t> File::read(std::span<std::byte> buffer) {
+    require_open("read()");
+    Busy busy(*this, true, "read()");
+    const long result = co_await file_operation(detail::IoOpcode::pread, fd_, buffer.data(),
+                                                buffer.size(), position_, 0);
+    if (result < 0) {
+        detail::throw_os_error(static_cast<int>(-result), "read from \"" + path_ + "\"");
+    }
+    position_ += static_cast<std::uint64_t>(result);
+    co_return static_cast<std::size_t>(result);
+}
+
+Task<std::size_t> File::read_at(std::span<std::byte> buffer, std::uint64_t offset) {
     require_open("read_at()");
     Busy busy(*this, false, "read_at()");
     const long result = co_await file_operation(detail::IoOpcode::pread, fd_, buffer.data(),
@@ -279,6 +340,11 @@ Task<std::size_t> File::read_at(std::uint64_t offset, std::span<char> buffer) {
                                "read from \"" + path_ + "\" at " + std::to_string(offset));
     }
     co_return static_cast<std::size_t>(result);
+}
+
+Task<std::size_t> File::read_at(std::span<char> buffer, std::uint64_t offset) {
+    const std::size_t count = co_await read_at(std::as_writable_bytes(buffer), offset);
+    co_return count;
 }
 
 Task<> File::write(std::string_view data) {
@@ -302,7 +368,16 @@ Task<> File::write(std::string_view data) {
     }
 }
 
-Task<> File::write_at(std::uint64_t offset, std::string_view data) {
+Task<> File::write(std::span<const std::byte> data) {
+    co_await write(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
+Task<> File::write_at(std::span<const std::byte> data, std::uint64_t offset) {
+    co_await write_at(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()),
+                      offset);
+}
+
+Task<> File::write_at(std::string_view data, std::uint64_t offset) {
     require_open("write_at()");
     Busy busy(*this, false, "write_at()");
     std::size_t written = 0;
@@ -376,30 +451,42 @@ Task<> File::close() {
 // ---- opening and paths ----
 
 Task<File> open_file(std::string path) {
-    File file = co_await open_file(std::move(path), std::string("r"), OpenOptions());
+    File file = co_await open_file(std::move(path), FileMode::read, OpenOptions());
+    co_return file;
+}
+
+Task<File> open_file(std::string path, FileMode mode) {
+    File file = co_await open_file(std::move(path), mode, OpenOptions());
     co_return file;
 }
 
 Task<File> open_file(std::string path, std::string mode) {
-    File file = co_await open_file(std::move(path), std::move(mode), OpenOptions());
+    const FileMode parsed = parse_mode(path, mode);
+    File file = co_await open_file(std::move(path), parsed, OpenOptions());
     co_return file;
 }
 
 Task<File> open_file(std::string path, std::string mode, OpenOptions options) {
+    const FileMode parsed = parse_mode(path, mode);
+    File file = co_await open_file(std::move(path), parsed, options);
+    co_return file;
+}
+
+Task<File> open_file(std::string path, FileMode mode, OpenOptions options) {
     require_path(path, "open_file()");
     if (options.permissions > 07777) {
         throw std::invalid_argument("open_file(\"" + path + "\"): permissions " +
                                     std::to_string(options.permissions) + " above 07777");
     }
-    bool append = false;
-    int flags = open_flags(path, mode, append);
+    int flags = open_flags(path, mode);
     if (!options.follow_symlinks) flags |= O_NOFOLLOW;
+    const bool append = has(mode, FileMode::append);
     detail::LoopCore& loop = detail::require_running_loop();
     OpenCall call{path.c_str(), flags, static_cast<mode_t>(options.permissions), append};
     const long result = co_await detail::BlockingCall(&open_on_thread, &call);
     if (result < 0) {
         detail::throw_os_error(static_cast<int>(-result),
-                               "open \"" + path + "\" (mode \"" + mode + "\")");
+                               "open \"" + path + "\" (" + describe(mode) + ")");
     }
     co_return File(static_cast<int>(result), std::move(path), call.end, append, &loop);
 }

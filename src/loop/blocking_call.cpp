@@ -6,6 +6,9 @@ namespace asyncio::detail {
 
 void BlockingCall::await_suspend(std::coroutine_handle<> awaiting) {
     TaskPromiseBase& task = require_current_task("a blocking system call");
+    // A pending cancellation is not handed to this call (which would wait it out): nothing
+    // has started yet, so it is delivered now.
+    task.throw_if_cancel_pending();
     auto& loop = static_cast<EventLoop&>(*task.loop());
     // The job writes result_ on its thread; the loop reads it only after the future's
     // completion came back through the loop's thread-safe queue, which orders the two.
