@@ -151,6 +151,13 @@ Task<> sock_sendall(Socket& socket, std::string_view data) {
     }
 }
 
+// sendfile(2) on both backends, waiting for POLLOUT on EAGAIN. It is already zero-copy:
+// the kernel moves page-cache references into the socket in one call (internally a splice
+// through a per-task pipe). io_uring has no sendfile opcode; the alternative, two
+// IORING_OP_SPLICE per chunk (file to a pipe of our own, pipe to socket), moves the same
+// references with a pipe per transfer and two completions per chunk, and only pays off
+// when the file is not in the page cache: there sendfile(2) reads from the disk inside
+// the call, on the loop thread. Files served this way are usually cached.
 Task<std::size_t> sock_sendfile(Socket& socket, int file_fd, std::uint64_t offset,
                                 std::optional<std::size_t> count) {
     if (file_fd < 0) throw std::invalid_argument("sock_sendfile: invalid file descriptor");
