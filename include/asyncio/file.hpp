@@ -45,9 +45,9 @@ struct OpenOptions {
 /// no files (programs use aiofiles or to_thread); this follows Python's binary file objects
 /// (`open(path, "rb")`) with every call that touches the disk awaited.
 ///
-/// On the io_uring backend reads, writes and syncs go through the ring; on epoll, and for
-/// open, close, size and truncate on both, the system call runs on the loop's thread pool
-/// (as to_thread() would), since a regular file is never "not ready" to a readiness API.
+/// On the io_uring backend open, reads, writes, syncs and close go through the ring; on
+/// epoll, and for size() and truncate() on both, the system call runs on the loop's thread
+/// pool (as to_thread() would), since a regular file is never "not ready" to epoll.
 ///
 /// read() and write() use and advance the file's own position (tell(), seek()); read_at()
 /// and write_at() take an offset and leave the position alone, so several tasks may use

@@ -33,14 +33,18 @@ enum class IoOpcode : std::uint8_t {
     pread,   // pread(2) into buffer/length at offset
     pwrite,  // pwrite(2) from buffer/length at offset
     fsync,   // fsync(2); with flags == file_sync_data_only, fdatasync(2)
+    openat,  // open(2) of the path in buffer with flags, mode in length; fd unused (-1);
+             // result is the new descriptor
+    close,   // close(2) of fd, after forget_fd(fd); EINTR counts as closed
 };
 
 /// IoOperation::flags of an fsync that only needs the data (fdatasync).
 constexpr int file_sync_data_only = 1;
 
-/// True for the opcodes that work on regular files at an offset.
+/// True for the opcodes of regular files (and of opening and closing them).
 constexpr bool is_file_opcode(IoOpcode opcode) noexcept {
-    return opcode == IoOpcode::pread || opcode == IoOpcode::pwrite || opcode == IoOpcode::fsync;
+    return opcode == IoOpcode::pread || opcode == IoOpcode::pwrite || opcode == IoOpcode::fsync ||
+           opcode == IoOpcode::openat || opcode == IoOpcode::close;
 }
 
 const char* to_string(IoOpcode opcode) noexcept;
@@ -106,7 +110,7 @@ public:
     /// Operations started and not completed yet.
     virtual std::size_t pending() const noexcept = 0;
 
-    /// Whether the file opcodes (pread, pwrite, fsync) run without blocking the loop. When
+    /// Whether the file opcodes (is_file_opcode) run without blocking the loop. When
     /// false, callers run those system calls on a thread instead.
     virtual bool supports_file_io() const noexcept = 0;
 };

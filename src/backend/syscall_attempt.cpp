@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +44,16 @@ long attempt_syscall(IoOperation& op) noexcept {
                 break;
             case IoOpcode::fsync:
                 r = op.flags == file_sync_data_only ? ::fdatasync(op.fd) : ::fsync(op.fd);
+                break;
+            case IoOpcode::openat:
+                r = ::openat(AT_FDCWD, static_cast<const char*>(op.buffer), op.flags,
+                             static_cast<mode_t>(op.length));
+                break;
+            case IoOpcode::close:
+                // Linux frees the descriptor even when close() says EINTR: never retry it,
+                // the number may already belong to someone else.
+                r = ::close(op.fd);
+                if (r != 0 && errno == EINTR) return 0;
                 break;
             case IoOpcode::recv:
                 r = ::recv(op.fd, op.buffer, op.length, op.flags);

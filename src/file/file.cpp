@@ -1,8 +1,7 @@
-// Files: pread/pwrite/fsync go through the backend when it can run them without blocking
-// (io_uring), otherwise each runs as a BlockingCall on the loop's thread pool. Everything
-// else (open, close, fstat, ftruncate, rename, unlink) is a BlockingCall on both backends:
-// io_uring would hand path lookups to its own kernel workers anyway, and one code path for
-// them keeps the two backends' behaviour identical.
+// Files: open, pread, pwrite, fsync and close go through the backend when it can run them
+// without blocking (io_uring), otherwise each runs as a BlockingCall on the loop's thread
+// pool. The rarer calls (fstat, ftruncate, rename, unlink) are BlockingCalls on both
+// backends: one code path for them keeps the two backends' behaviour identical.
 //
 // The File keeps its own position and only ever uses pread/pwrite, never the kernel's file
 // position: operations at an offset can then run side by side, and a read() cancelled
@@ -34,33 +33,6 @@ namespace {
 constexpr std::size_t read_chunk_min = std::size_t{64} << 10;
 constexpr std::size_t read_chunk_max = std::size_t{16} << 20;
 
-struct OpenCall {
-    const char* path;
-    int flags;
-    mode_t permissions;
-    bool append;
-    std::uint64_t end = 0;  // the size, for append mode's position
-};
-
-long open_on_thread(void* context) noexcept {
-    auto& call = *static_cast<OpenCall*>(context);
-    int fd;
-    do {
-        fd = ::open(call.path, call.flags, call.permissions);
-    } while (fd < 0 && errno == EINTR);  // opening a FIFO waits, and a signal may cut it short
-    if (fd < 0) return -errno;
-    if (call.append) {
-        const off_t end = ::lseek(fd, 0, SEEK_END);
-        if (end < 0) {
-            const int error = errno;
-            ::close(fd);
-            return -error;
-        }
-        call.end = static_cast<std::uint64_t>(end);
-    }
-    return fd;
-}
-
 long file_syscall_on_thread(void* context) noexcept {
     return detail::attempt_syscall(*static_cast<detail::IoOperation*>(context));
 }
@@ -69,12 +41,6 @@ struct FdCall {
     int fd;
     std::uint64_t value = 0;  // ftruncate's length in, fstat's size out
 };
-
-long close_on_thread(void* context) noexcept {
-    // Linux releases the descriptor even when close() says EINTR: never retry it.
-    const int rc = ::close(static_cast<FdCall*>(context)->fd);
-    return rc == 0 || errno == EINTR ? 0 : -errno;
-}
 
 long fstat_on_thread(void* context) noexcept {
     auto& call = *static_cast<FdCall*>(context);
@@ -107,7 +73,8 @@ long unlink_on_thread(void* context) noexcept {
     return ::unlink(static_cast<PathCall*>(context)->from) == 0 ? 0 : -errno;
 }
 
-/// One pread, pwrite or fsync: on the ring when the backend can, on a thread otherwise.
+/// One file system call (detail::is_file_opcode): on the ring when the backend can, on a
+/// thread otherwise.
 Task<long> file_operation(detail::IoOpcode opcode, int fd, void* buffer, std::size_t length,
                           std::uint64_t offset, int flags) {
     // A cancellation deferred by the previous operation (which completed although
@@ -442,9 +409,9 @@ Task<> File::close() {
     }
     // Taken from the File first: a second close() finds it closed, and the backend forgets
     // the number before the thread frees it for reuse.
-    FdCall call{std::exchange(fd_, -1)};
-    detail::running_backend().forget_fd(call.fd);
-    const long result = co_await detail::BlockingCall(&close_on_thread, &call);
+    const int fd = std::exchange(fd_, -1);
+    detail::running_backend().forget_fd(fd);
+    const long result = co_await file_operation(detail::IoOpcode::close, fd, nullptr, 0, 0, 0);
     if (result < 0) detail::throw_os_error(static_cast<int>(-result), "close \"" + path_ + "\"");
 }
 
@@ -482,13 +449,16 @@ Task<File> open_file(std::string path, FileMode mode, OpenOptions options) {
     if (!options.follow_symlinks) flags |= O_NOFOLLOW;
     const bool append = has(mode, FileMode::append);
     detail::LoopCore& loop = detail::require_running_loop();
-    OpenCall call{path.c_str(), flags, static_cast<mode_t>(options.permissions), append};
-    const long result = co_await detail::BlockingCall(&open_on_thread, &call);
+    const long result = co_await file_operation(detail::IoOpcode::openat, -1, path.data(),
+                                                options.permissions, 0, flags);
     if (result < 0) {
         detail::throw_os_error(static_cast<int>(-result),
                                "open \"" + path + "\" (" + describe(mode) + ")");
     }
-    co_return File(static_cast<int>(result), std::move(path), call.end, append, &loop);
+    // Owned at once: a cancellation delivered by the next await closes it.
+    File file(static_cast<int>(result), std::move(path), 0, append, &loop);
+    if (append) file.position_ = co_await file.size();  // where the first write will land
+    co_return file;
 }
 
 Task<> rename_file(std::string from, std::string to) {

@@ -91,12 +91,12 @@ public:
     bool supports_file_io() const noexcept override { return false; }
 
     bool submit(IoOperation& op) override {
-        if (op.fd < 0) {
-            op.result = -EBADF;
-            return true;
-        }
         if (is_file_opcode(op.opcode)) {
             op.result = -EOPNOTSUPP;
+            return true;
+        }
+        if (op.fd < 0) {
+            op.result = -EBADF;
             return true;
         }
         if (op.opcode == IoOpcode::connect) {
@@ -358,6 +358,10 @@ const char* to_string(IoOpcode opcode) noexcept {
             return "pwrite";
         case IoOpcode::fsync:
             return "fsync";
+        case IoOpcode::openat:
+            return "openat";
+        case IoOpcode::close:
+            return "close";
     }
     return "unknown";
 }

@@ -31,9 +31,11 @@
 // behaviour (IORING_FEAT_NODROP, 5.5+): overflowed completions are flushed by
 // io_uring_get_events and delivered too.
 //
-// Regular files (pread, pwrite, fsync at an offset) skip the first attempt: their system
-// calls never say EAGAIN, they block on the disk, so they always go to the ring, where the
-// kernel completes them from the page cache or from its own workers.
+// Regular files (pread, pwrite, fsync at an offset, openat, close) skip the first attempt:
+// their system calls never say EAGAIN, they block on the disk, so they always go to the
+// ring, where the kernel completes them from the page cache or from its own workers. An
+// openat has no descriptor yet: it waits on a list of its own, which the destructor
+// cancels like a descriptor's.
 //
 // Wake-ups write to an eventfd that the ring watches with a single-shot POLL_ADD, re-armed
 // after each wake; a signal handler can do that write too.
@@ -46,6 +48,7 @@
 #include <system_error>
 #include <vector>
 
+#include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -110,6 +113,10 @@ public:
         // ring goes: cancel them all and wait for their CQEs.
         closing_ = true;
         for (std::size_t fd = 0; fd < fds_.size(); ++fd) forget_fd(static_cast<int>(fd));
+        forget(unbound_, [](IoOperation& candidate) {
+            return candidate.opcode == IoOpcode::openat &&
+                   (candidate.backend_state & detached) != 0;
+        });
         while (pending_ > 0) {
             const int rc = io_uring_submit_and_wait(&ring_, 1);
             if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) break;
@@ -134,12 +141,12 @@ public:
             op.result = -ECANCELED;
             return true;
         }
-        if (op.fd < 0) {
+        if (op.fd < 0 && op.opcode != IoOpcode::openat) {
             op.result = -EBADF;
             return true;
         }
         op.backend_state = 0;
-        FdState& state = get(op.fd);
+        FdState& state = op.opcode == IoOpcode::openat ? unbound_ : get(op.fd);
         if (op.opcode == IoOpcode::connect) {
             if (::connect(op.fd, op.address, op.address_length) == 0) {
                 op.result = 0;
@@ -183,9 +190,18 @@ public:
     void forget_fd(int fd) noexcept override {
         FdState* state = find(fd);
         if (state == nullptr) return;
+        forget(*state, [fd](IoOperation& candidate) {
+            return candidate.fd == fd && (candidate.backend_state & detached) != 0;
+        });
+    }
+
+    /// Takes every operation off `state`'s list and cancels it; delivers the cancellations
+    /// the kernel posts at once (those of the operations `chosen` picks).
+    template <class Chosen>
+    void forget(FdState& state, Chosen chosen) noexcept {
         bool cancels = false;
-        while (IoOperation* op = state->head) {
-            unlink(*state, *op);
+        while (IoOperation* op = state.head) {
+            unlink(state, *op);
             op->backend_state |= detached;
             if ((op->backend_state & backlogged) != 0) {
                 backlog_.erase(std::find(backlog_.begin(), backlog_.end(), op));
@@ -198,9 +214,7 @@ public:
         if (!cancels) return;
         flush();
         collect();
-        deliver_collected([fd](IoOperation& candidate) {
-            return candidate.fd == fd && (candidate.backend_state & detached) != 0;
-        });
+        deliver_collected(chosen);
     }
 
     std::size_t poll(Duration timeout) override {
@@ -239,7 +253,7 @@ private:
         static constexpr int needed[] = {
             IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_READ,    IORING_OP_WRITE,
             IORING_OP_RECV,     IORING_OP_SEND,         IORING_OP_RECVMSG, IORING_OP_SENDMSG,
-            IORING_OP_ACCEPT,   IORING_OP_FSYNC,
+            IORING_OP_ACCEPT,   IORING_OP_FSYNC,        IORING_OP_OPENAT,  IORING_OP_CLOSE,
         };
         for (const int opcode : needed) {
             if (!io_uring_opcode_supported(probe, opcode)) {
@@ -345,6 +359,13 @@ private:
                 case IoOpcode::fsync:
                     io_uring_prep_fsync(
                         s, op.fd, op.flags == file_sync_data_only ? IORING_FSYNC_DATASYNC : 0);
+                    break;
+                case IoOpcode::openat:
+                    io_uring_prep_openat(s, AT_FDCWD, static_cast<const char*>(op.buffer), op.flags,
+                                         static_cast<mode_t>(op.length));
+                    break;
+                case IoOpcode::close:
+                    io_uring_prep_close(s, op.fd);
                     break;
                 case IoOpcode::recv:
                     io_uring_prep_recv(s, op.fd, op.buffer, length, op.flags);
@@ -505,7 +526,9 @@ private:
     }
 
     std::size_t complete(IoOperation& op, long result) noexcept {
-        if ((op.backend_state & detached) == 0) unlink(get_existing(op.fd), op);
+        if ((op.backend_state & detached) == 0) {
+            unlink(op.opcode == IoOpcode::openat ? unbound_ : get_existing(op.fd), op);
+        }
         op.backend_state = 0;
         op.in_flight = false;
         --pending_;
@@ -521,6 +544,7 @@ private:
     bool wake_armed_ = false;
     bool closing_ = false;
     std::deque<FdState> fds_;  // a deque: growing it keeps references to states valid
+    FdState unbound_;          // operations without a descriptor (openat)
     std::deque<IoOperation*> backlog_;
     std::vector<Completion> collected_;  // taken out of the ring by cancel()/forget_fd()
     std::size_t pending_ = 0;
