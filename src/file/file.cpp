@@ -4,18 +4,18 @@
 // backends: one code path for them keeps the two backends' behaviour identical.
 //
 // The File keeps its own position and only ever uses pread/pwrite, never the kernel's file
-// position: operations at an offset can then run side by side, and a read() cancelled
-// between two chunks leaves a position that says exactly what was consumed.
+// position: operations at an offset can then run side by side, and a read() that fails or
+// is cancelled between two chunks can put the position back where it started.
 
 #include "asyncio/file.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <stdexcept>
 #include <utility>
 
 #include <fcntl.h>
-#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -407,8 +407,11 @@ Task<> File::close() {
         throw RuntimeError("File.close() on \"" + path_ +
                            "\" while another operation on it is in progress");
     }
+    // A pending cancellation ends the call here, with the File still open: past this
+    // point the descriptor is taken and must reach close(2).
+    detail::require_current_task("File.close()").throw_if_cancel_pending();
     // Taken from the File first: a second close() finds it closed, and the backend forgets
-    // the number before the thread frees it for reuse.
+    // the number before close(2) frees it for reuse.
     const int fd = std::exchange(fd_, -1);
     detail::running_backend().forget_fd(fd);
     const long result = co_await file_operation(detail::IoOpcode::close, fd, nullptr, 0, 0, 0);
