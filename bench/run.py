@@ -316,7 +316,8 @@ def print_metric(metric, runs):
     ours = [o for o in metric.ours if metric.median(o)]
     header = f"  {'':28s} {metric.unit:>12s}"
     for o in ours:
-        header += f"  {'÷ ' + o if len(metric.ours) > 1 else 'asyncio-cpp better by':>24s}"
+        label = o.split(" (")[-1].rstrip(")") if len(metric.ours) > 1 else "asyncio-cpp"
+        header += f"  {label + ' better by':>24s}"
     say(header)
     for peer in peers:
         value = metric.median(peer)
@@ -415,7 +416,7 @@ def machine():
             "uvloop": first_line([PYTHON, "-c", "import uvloop; print(uvloop.__version__)"]),
             "boost": boost,
             "node": first_line(["node", "--version"]),
-            "wrk": first_line(["wrk", "--version"]),
+            "wrk": " ".join((first_line(["wrk", "--version"]) or "").split()[:2]) or None,
         },
     }
 
