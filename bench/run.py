@@ -280,6 +280,14 @@ class Metric:
             return None
         return ours / theirs if self.higher_is_better else theirs / ours
 
+    @classmethod
+    def from_json(cls, data):
+        metric = cls(data["id"], data["workload"], data["title"], data["unit"],
+                     data["higher_is_better"], data["ours"])
+        metric.runs = {r["peer"]: r["runs"] for r in data["results"]}
+        metric.errors = data.get("errors", {})
+        return metric
+
     def to_json(self):
         return {
             "id": self.id,
@@ -427,6 +435,40 @@ def machine_line(m):
             f"Boost {m['peers']['boost']}, Node.js {m['peers']['node']}; {m['date']}")
 
 
+# ---- the README's table -----------------------------------------------------------------
+
+
+FAMILIES = [OURS, "Python asyncio", "uvloop", "Boost.Asio", "Node.js", "C epoll"]
+
+
+def markdown(metrics, info, runs):
+    """One row per figure, one column per peer; each peer's cell gives its median and, in
+    parentheses, how many times better asyncio-cpp's first variant is (epoll for I/O)."""
+    lines = ["| workload | " + " | ".join(FAMILIES) + " |",
+             "|---" * (len(FAMILIES) + 1) + "|"]
+    for metric in metrics:
+        ours = metric.median(metric.ours[0])
+        cells = []
+        for family in FAMILIES:
+            parts = []
+            for peer in metric.runs:
+                if peer_family(peer) != family or metric.median(peer) is None:
+                    continue
+                value = metric.median(peer)
+                variant = peer[len(family):].strip(" ()")
+                text = human(value, metric.unit) + (f" {variant}" if variant else "")
+                if family != OURS:
+                    text += f" ({metric.better(ours, value):.1f}x)"
+                parts.append(text)
+            cells.append(", ".join(parts) or "-")
+        unit = "" if metric.unit in ("s", "B") else f", {metric.unit}"
+        lines.append(f"| {metric.title}{unit} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"Medians of {runs} run(s); in parentheses, how many times better "
+                 f"asyncio-cpp is (its epoll backend for echo and http). {machine_line(info)}.")
+    return "\n".join(lines) + "\n"
+
+
 # ---- micro benchmarks (bench/micro, Google Benchmark), when they exist -----------------------
 
 
@@ -461,18 +503,25 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default=os.path.join(ROOT, "build", "bench"),
                         help="the CMake binary dir bench/run.sh built (default build/bench)")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each program (default 3)")
+    parser.add_argument("--runs", type=int, help="runs of each program (default 3)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 1 run, N = 100,000, 1 s of load per server")
     parser.add_argument("--only", default="",
                         help="comma-separated workloads: spawn,pingpong,sleep,echo,http,micro")
-    parser.add_argument("--seconds", type=float, default=5, help="load per server run (s)")
-    parser.add_argument("-n", type=int, default=1_000_000, help="N of spawn, pingpong, sleep")
+    parser.add_argument("--seconds", type=float, help="load per server run (default 5 s)")
+    parser.add_argument("-n", type=int, help="N of spawn, pingpong, sleep (default 1,000,000)")
     parser.add_argument("--results", default=os.path.join(ROOT, "bench", "results"),
                         help="where results.json and chart.svg go (default bench/results)")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: print the tables of the results.json in --results "
+                             "and write its results.md and chart.svg again")
     args = parser.parse_args()
-    if args.quick:
-        args.runs, args.n, args.seconds = 1, 100_000, 1
+    if args.report:
+        report(args.results)
+        return
+    defaults = (1, 100_000, 1) if args.quick else (3, 1_000_000, 5)
+    args.runs, args.n, args.seconds = (given if given is not None else default for given, default
+                                       in zip((args.runs, args.n, args.seconds), defaults))
     everything = ["spawn", "pingpong", "sleep", "echo", "http", "micro"]
     only = [w for w in args.only.split(",") if w] or everything
     unknown = set(only) - set(everything)
@@ -558,21 +607,11 @@ def main():
             for metric in targets:
                 value = result.get(metric.field)
                 metric.runs.setdefault(peer.name, []).append(value)
-                shown.append(f"{human(value, metric.unit)} {metric.unit}")
-            say(f"  {targets[0].workload:12s} {peer.name:28s} {', '.join(shown)}")
+                unit = "" if metric.unit in ("s", "B") else " " + metric.unit
+                shown.append(human(value, metric.unit) + unit)
+            say(f"  {targets[0].id:12s} {peer.name:28s} {', '.join(shown)}")
 
-    for metric in metrics:
-        print_metric(metric, f"{args.runs} run{'s' if args.runs > 1 else ''}")
-
-    targets = check_targets(metrics)
-    if targets:
-        say()
-        say("issue #6 targets (asyncio-cpp):")
-        for t in targets:
-            state = {True: "met", False: "NOT met", None: "no figure"}[t["met"]]
-            value = "-" if t["value"] is None else f"{t['value']:.3g}"
-            say(f"  {t['target']:58s} {value:>10s}  {state}")
-
+    targets = print_report(metrics, args.runs)
     micro = run_micro(args.build, args.results) if "micro" in only else None
 
     results = {
@@ -588,11 +627,44 @@ def main():
     with open(path, "w") as f:
         json.dump(results, f, indent=1)
         f.write("\n")
-    chart = os.path.join(args.results, "chart.svg")
+    write_outputs(args.results, metrics, info, args.runs)
+
+
+def print_report(metrics, runs):
+    """The tables and the targets on stdout; the targets' state."""
+    for metric in metrics:
+        print_metric(metric, f"{runs} run{'s' if runs > 1 else ''}")
+    targets = check_targets(metrics)
+    if targets:
+        say()
+        say("issue #6 targets (asyncio-cpp):")
+        for t in targets:
+            state = {True: "met", False: "NOT met", None: "no figure"}[t["met"]]
+            value = "-" if t["value"] is None else f"{t['value']:.3g}"
+            say(f"  {t['target']:58s} {value:>10s}  {state}")
+    return targets
+
+
+def write_outputs(directory, metrics, info, runs):
+    """results.md and chart.svg from results.json, all in `directory`."""
+    path = os.path.join(directory, "results.json")
+    with open(os.path.join(directory, "results.md"), "w") as f:
+        f.write(markdown(metrics, info, runs))
+    chart = os.path.join(directory, "chart.svg")
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "chart.py"), path, chart],
                    check=True)
     say()
-    say(f"wrote {os.path.relpath(path, ROOT)} and {os.path.relpath(chart, ROOT)}")
+    say(f"wrote {os.path.relpath(path)}, results.md and chart.svg in {os.path.relpath(directory)}")
+
+
+def report(directory):
+    with open(os.path.join(directory, "results.json")) as f:
+        results = json.load(f)
+    metrics = [Metric.from_json(m) for m in results["metrics"]]
+    runs = results["config"]["runs"]
+    say(f"machine: {machine_line(results['machine'])}")
+    print_report(metrics, runs)
+    write_outputs(directory, metrics, results["machine"], runs)
 
 
 if __name__ == "__main__":
