@@ -466,7 +466,35 @@ def markdown(metrics, info, runs):
     lines.append("")
     lines.append(f"Medians of {runs} run(s); in parentheses, how many times better "
                  f"asyncio-cpp is (its epoll backend for echo and http). {machine_line(info)}.")
+    loads = [info.get("load_average_at_start"), info.get("load_average_at_end")]
+    busiest = max((load[0] for load in loads if load), default=0)
+    if busiest > 0.5:
+        shown = " and ".join(f"{load[0]:.1f} at its {when}"
+                             for load, when in zip(loads, ("start", "end")) if load)
+        lines.append("")
+        lines.append(f"**Noisy figures:** the machine was busy during this run (1-minute load "
+                     f"average {shown}, on {info['cores']} cores); a run on a quiet machine "
+                     "replaces them.")
     return "\n".join(lines) + "\n"
+
+
+README_BEGIN = "<!-- bench/run.py --update-readme: begin -->"
+README_END = "<!-- bench/run.py --update-readme: end -->"
+
+
+def update_readme(table):
+    """Puts the table between the README's two markers."""
+    path = os.path.join(ROOT, "README.md")
+    with open(path) as f:
+        text = f.read()
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        say(f"README.md has no {README_BEGIN} ... {README_END} block: not updated")
+        return
+    text = text[:begin + len(README_BEGIN)] + "\n" + table + text[end:]
+    with open(path, "w") as f:
+        f.write(text)
+    say("updated the table in README.md")
 
 
 # ---- micro benchmarks (bench/micro, Google Benchmark), when they exist -----------------------
@@ -476,13 +504,16 @@ def run_micro(build_root, results_dir):
     directory = os.path.join(build_root, "bench", "micro")
     if not os.path.isdir(directory):
         return None
+    programs = []
+    for parent, folders, files in os.walk(directory):
+        folders[:] = [f for f in folders if f != "CMakeFiles"]
+        programs += [os.path.join(parent, name) for name in files
+                     if os.access(os.path.join(parent, name), os.X_OK)]
     results = {}
-    for name in sorted(os.listdir(directory)):
-        path = os.path.join(directory, name)
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            continue
+    for path in sorted(programs):
+        name = os.path.relpath(path, directory)
         say(f"  micro: {name}")
-        out = os.path.join(results_dir, f"micro-{name}.json")
+        out = os.path.join(results_dir, f"micro-{name.replace('/', '-')}.json")
         done = subprocess.run(pinned(0, [path, "--benchmark_format=json", f"--benchmark_out={out}",
                                          "--benchmark_out_format=json"]),
                               capture_output=True, text=True)
@@ -512,12 +543,14 @@ def main():
     parser.add_argument("-n", type=int, help="N of spawn, pingpong, sleep (default 1,000,000)")
     parser.add_argument("--results", default=os.path.join(ROOT, "bench", "results"),
                         help="where results.json and chart.svg go (default bench/results)")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="also put the table (results.md) into README.md")
     parser.add_argument("--report", action="store_true",
                         help="run nothing: print the tables of the results.json in --results "
                              "and write its results.md and chart.svg again")
     args = parser.parse_args()
     if args.report:
-        report(args.results)
+        report(args.results, args.update_readme)
         return
     defaults = (1, 100_000, 1) if args.quick else (3, 1_000_000, 5)
     args.runs, args.n, args.seconds = (given if given is not None else default for given, default
@@ -614,6 +647,7 @@ def main():
     targets = print_report(metrics, args.runs)
     micro = run_micro(args.build, args.results) if "micro" in only else None
 
+    info["load_average_at_end"] = os.getloadavg()
     results = {
         "machine": info,
         "config": {"runs": args.runs, "quick": args.quick, "n": n, "seconds": args.seconds,
@@ -627,7 +661,7 @@ def main():
     with open(path, "w") as f:
         json.dump(results, f, indent=1)
         f.write("\n")
-    write_outputs(args.results, metrics, info, args.runs)
+    write_outputs(args.results, metrics, info, args.runs, args.update_readme)
 
 
 def print_report(metrics, runs):
@@ -645,11 +679,14 @@ def print_report(metrics, runs):
     return targets
 
 
-def write_outputs(directory, metrics, info, runs):
-    """results.md and chart.svg from results.json, all in `directory`."""
+def write_outputs(directory, metrics, info, runs, readme):
+    """results.md and chart.svg from results.json, all in `directory`; the README's table."""
     path = os.path.join(directory, "results.json")
+    table = markdown(metrics, info, runs)
     with open(os.path.join(directory, "results.md"), "w") as f:
-        f.write(markdown(metrics, info, runs))
+        f.write(table)
+    if readme:
+        update_readme(table)
     chart = os.path.join(directory, "chart.svg")
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "chart.py"), path, chart],
                    check=True)
@@ -657,14 +694,14 @@ def write_outputs(directory, metrics, info, runs):
     say(f"wrote {os.path.relpath(path)}, results.md and chart.svg in {os.path.relpath(directory)}")
 
 
-def report(directory):
+def report(directory, readme):
     with open(os.path.join(directory, "results.json")) as f:
         results = json.load(f)
     metrics = [Metric.from_json(m) for m in results["metrics"]]
     runs = results["config"]["runs"]
     say(f"machine: {machine_line(results['machine'])}")
     print_report(metrics, runs)
-    write_outputs(directory, metrics, results["machine"], runs)
+    write_outputs(directory, metrics, results["machine"], runs, readme)
 
 
 if __name__ == "__main__":

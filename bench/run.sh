@@ -8,6 +8,7 @@
 #   bench/run.sh --quick             smoke test: 1 run, N = 100,000, 1 s per server
 #   bench/run.sh --only spawn,echo   some workloads (spawn pingpong sleep echo http micro)
 #   bench/run.sh --runs 5            more runs per program
+#   bench/run.sh --update-readme     also put the table into README.md
 #   bench/run.sh --no-install        never call apt-get; peers that are missing are skipped
 #
 # Other options go to bench/run.py (see bench/run.py --help). BENCH_JOBS sets the build's
@@ -22,7 +23,7 @@ for arg in "$@"; do
     case $arg in
         --no-install) install=0 ;;
         -h | --help)
-            sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *) args+=("$arg") ;;
