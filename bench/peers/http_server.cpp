@@ -14,9 +14,8 @@
 #include <cstdlib>
 #include <string>
 
-#include <asyncio/asyncio.hpp>
-
 #include "http_request.hpp"
+#include <asyncio/asyncio.hpp>
 
 namespace {
 

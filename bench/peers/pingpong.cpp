@@ -12,9 +12,8 @@
 
 #include <cstdio>
 
-#include <asyncio/asyncio.hpp>
-
 #include "measure.hpp"
+#include <asyncio/asyncio.hpp>
 
 asyncio::Task<long> ping(asyncio::Queue<long>& q1, asyncio::Queue<long>& q2, long n) {
     long sum = 0;

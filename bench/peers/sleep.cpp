@@ -14,9 +14,8 @@
 #include <cstdio>
 #include <vector>
 
-#include <asyncio/asyncio.hpp>
-
 #include "measure.hpp"
+#include <asyncio/asyncio.hpp>
 
 using namespace std::chrono_literals;
 

@@ -8,9 +8,8 @@
 #include <cstdio>
 #include <vector>
 
-#include <asyncio/asyncio.hpp>
-
 #include "measure.hpp"
+#include <asyncio/asyncio.hpp>
 
 asyncio::Task<long> work(long i) { co_return i; }
 
@@ -31,4 +30,6 @@ asyncio::Task<int> spawn(long n) {
     co_return 0;
 }
 
-int main(int argc, char** argv) { return asyncio::run(spawn(bench::count_argument(argc, argv, 1000000))); }
+int main(int argc, char** argv) {
+    return asyncio::run(spawn(bench::count_argument(argc, argv, 1000000)));
+}
