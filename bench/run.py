@@ -141,6 +141,7 @@ def http_servers(build):
     return [
         Peer(OURS_EPOLL, [ours, "0"], env={"ASYNCIO_BACKEND": "epoll"}),
         Peer(OURS_URING, [ours, "0"], env={"ASYNCIO_BACKEND": "io_uring"}),
+        Peer("C epoll", [os.path.join(build, "http_server_epoll"), "0"]),
         Peer("Python asyncio (streams)", [PYTHON, script + ".py", "0"]),
         Peer("uvloop (streams)", [PYTHON, script + ".py", "0", "--uvloop"]),
         Peer("Boost.Asio", [os.path.join(build, "http_server_asio"), "0"]),
