@@ -522,6 +522,10 @@ def run_micro(build_root, results_dir):
             with open(out) as f:
                 results[name] = json.load(f)
             os.remove(out)
+            for b in results[name].get("benchmarks", []):
+                rate = b.get("items_per_second")
+                say(f"    {b['name']:50s} {b['real_time']:12.1f} {b.get('time_unit', 'ns')}"
+                    + (f"  {human(rate)} items/s" if rate else ""))
         else:
             results[name] = {"error": done.stderr.strip()[-300:]}
     return results
