@@ -631,11 +631,13 @@ def main():
             plan.append(([http], peer, lambda p=peer: with_server(p, wrk_load(100, args.seconds))))
 
     # Run r of every program, then run r + 1: a burst of noise then spreads over all peers.
-    for run in range(1, args.runs + 1):
+    for run in range(1, args.runs + 1 if plan else 1):
         say()
         say(f"run {run} of {args.runs}")
         for targets, peer, once in plan:
             result = once()
+            if not isinstance(result, str) and any(result.get(m.field) is None for m in targets):
+                result = f"no {', '.join(m.field for m in targets)} in its output"
             if isinstance(result, str):
                 for metric in targets:
                     metric.errors[peer.name] = result
