@@ -319,18 +319,22 @@ def human(value, unit=""):
 
 
 def print_metric(metric, runs):
+    """One figure's table: the median of each program, the spread of its runs ((max - min) /
+    median), and how many times better each of our variants is."""
     say()
     say(f"{metric.title}, median of {runs}")
     peers = list(metric.runs) + [p for p in metric.errors if p not in metric.runs]
     ours = [o for o in metric.ours if metric.median(o)]
-    header = f"  {'':28s} {metric.unit:>12s}"
+    header = f"  {'':28s} {metric.unit:>12s} {'spread':>7s}"
     for o in ours:
         label = o.split(" (")[-1].rstrip(")") if len(metric.ours) > 1 else "asyncio-cpp"
         header += f"  {label + ' better by':>24s}"
     say(header)
     for peer in peers:
         value = metric.median(peer)
-        line = f"  {peer:28s} {human(value, metric.unit):>12s}"
+        values = metric.runs.get(peer) or []
+        spread = f"{100 * (max(values) - min(values)) / value:.0f}%" if value else ""
+        line = f"  {peer:28s} {human(value, metric.unit):>12s} {spread:>7s}"
         if value is None:
             line += f"  ({metric.errors.get(peer, 'no result')})"
         elif peer not in metric.ours:
