@@ -29,9 +29,15 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Message k is the alphabet repeated from letter k % 26: a window into one precomputed
- * pattern, so neither sending nor checking costs the client a pass over the bytes beyond
- * memcmp (the client must not be what limits a fast server). */
+/* Message number `seed` of a connection is the alphabet repeated, starting at letter
+ * seed % 26: a window into one precomputed pattern, so neither sending nor checking a message
+ * costs more than the send and the memcmp (the generator must outpace the fastest server). */
+static char* make_pattern(size_t size) {
+    char* pattern = malloc(size + 26);
+    for (size_t i = 0; i < size + 26; ++i) pattern[i] = (char)('a' + i % 26);
+    return pattern;
+}
+
 static const char* message_for(const char* pattern, unsigned seed) { return pattern + seed % 26; }
 
 static int send_all(int fd, const char* data, size_t size) {
@@ -71,9 +77,8 @@ int main(int argc, char** argv) {
     }
     int epoll_fd = epoll_create1(0);
     struct connection* connections = calloc((size_t)count, sizeof *connections);
-    char* pattern = malloc(size + 26);
+    char* pattern = make_pattern(size);
     char* buffer = malloc(size);
-    for (size_t i = 0; i < size + 26; ++i) pattern[i] = (char)('a' + i % 26);
     for (int i = 0; i < count; ++i) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (connect(fd, (struct sockaddr*)&address, sizeof address) != 0) {
