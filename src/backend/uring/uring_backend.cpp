@@ -76,6 +76,7 @@ struct FdState {
     IoOperation* head = nullptr;  // operations in flight on this descriptor
     std::size_t readers = 0;      // how many of them are read-side...
     std::size_t writers = 0;      // ...and write-side
+    bool receive_drained = false; // see note_receive()
 
     std::size_t& side(IoOpcode opcode) noexcept {
         return is_write_side(opcode) ? writers : readers;
@@ -86,7 +87,13 @@ class UringBackend final : public Backend {
 public:
     UringBackend() {
         io_uring_params params{};
-        if (const int rc = io_uring_queue_init_params(ring_entries, &ring_, &params); rc < 0) {
+        params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+        int rc = io_uring_queue_init_params(ring_entries, &ring_, &params);
+        if (rc == -EINVAL) {
+            params = io_uring_params{};
+            rc = io_uring_queue_init_params(ring_entries, &ring_, &params);
+        }
+        if (rc < 0) {
             throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
         }
         try {
@@ -146,10 +153,13 @@ public:
             }
             op.backend_state = awaiting_readiness;
         } else if (op.opcode != IoOpcode::poll_readable && op.opcode != IoOpcode::poll_writable &&
-                   state.side(op.opcode) == 0) {
+                   state.side(op.opcode) == 0 && !(op.opcode == IoOpcode::recv && state.receive_drained)) {
             // Only when nobody else waits on this side: bytes stay in order.
             op.result = attempt_syscall(op);
-            if (op.result != -EAGAIN) return true;
+            if (op.result != -EAGAIN) {
+                note_receive(state.receive_drained, op);
+                return true;
+            }
         }
         link(state, op);
         op.in_flight = true;
@@ -178,6 +188,7 @@ public:
     void forget_fd(int fd) noexcept override {
         FdState* state = find(fd);
         if (state == nullptr) return;
+        state->receive_drained = false;  // the number may come back as a new socket
         bool cancels = false;
         while (IoOperation* op = state->head) {
             unlink(*state, *op);
@@ -490,11 +501,15 @@ private:
     }
 
     std::size_t complete(IoOperation& op, long result) noexcept {
-        if ((op.backend_state & detached) == 0) unlink(get_existing(op.fd), op);
+        op.result = result;
+        if ((op.backend_state & detached) == 0) {
+            FdState& state = get_existing(op.fd);
+            unlink(state, op);
+            note_receive(state.receive_drained, op);
+        }
         op.backend_state = 0;
         op.in_flight = false;
         --pending_;
-        op.result = result;
         op.on_complete(op);
         return 1;
     }
