@@ -43,6 +43,12 @@ struct IoOperation {
     msghdr* message = nullptr;
     sockaddr* address = nullptr;
     socklen_t address_length = 0;
+    /// For recv (flags 0) and accept: the descriptor belongs to the loop alone (a stream
+    /// transport's socket, a server's listener), so the backend may receive or accept ahead
+    /// of the caller and keep what it got for the next operation (io_uring's multishot
+    /// receive into provided buffers and multishot accept). Never set for descriptors a
+    /// user may also read directly: what was taken ahead would be missing there.
+    bool exclusive = false;
     /// Bytes transferred, the accepted descriptor, or 0; a negative errno on failure
     /// (-ECANCELED when cancelled).
     long result = 0;
@@ -91,6 +97,10 @@ public:
 
     /// Operations started and not completed yet.
     virtual std::size_t pending() const noexcept = 0;
+
+    /// Descriptors on which the backend now receives or accepts ahead (see
+    /// IoOperation::exclusive); for tests and introspection.
+    virtual std::size_t taking_ahead() const noexcept { return 0; }
 };
 
 /// epoll(7) with an eventfd for wake-ups.
