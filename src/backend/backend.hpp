@@ -61,6 +61,12 @@ struct IoOperation {
     sockaddr* address = nullptr;
     socklen_t address_length = 0;
     std::uint64_t offset = 0;  // pread/pwrite
+    /// For recv (flags 0) and accept: the descriptor belongs to the loop alone (a stream
+    /// transport's socket, a server's listener), so the backend may receive or accept ahead
+    /// of the caller and keep what it got for the next operation (io_uring's multishot
+    /// receive into provided buffers and multishot accept). Never set for descriptors a
+    /// user may also read directly: what was taken ahead would be missing there.
+    bool exclusive = false;
     /// Bytes transferred, the accepted descriptor, or 0; a negative errno on failure
     /// (-ECANCELED when cancelled).
     long result = 0;
@@ -113,6 +119,10 @@ public:
     /// Whether the file opcodes (is_file_opcode) run without blocking the loop. When
     /// false, callers run those system calls on a thread instead.
     virtual bool supports_file_io() const noexcept = 0;
+
+    /// Descriptors on which the backend now receives or accepts ahead (see
+    /// IoOperation::exclusive); for tests and introspection.
+    virtual std::size_t taking_ahead() const noexcept { return 0; }
 };
 
 /// epoll(7) with an eventfd for wake-ups.

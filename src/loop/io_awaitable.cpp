@@ -13,7 +13,7 @@ Backend& running_backend() {
 IoAwaitable::IoAwaitable(IoOpcode opcode_value, int fd_value, void* buffer_value,
                          std::size_t length_value, int flags_value, sockaddr* address_value,
                          socklen_t address_length_value, msghdr* message_value,
-                         std::uint64_t offset_value) noexcept {
+                         std::uint64_t offset_value, bool exclusive_value) noexcept {
     opcode = opcode_value;
     fd = fd_value;
     buffer = buffer_value;
@@ -23,6 +23,7 @@ IoAwaitable::IoAwaitable(IoOpcode opcode_value, int fd_value, void* buffer_value
     address_length = address_length_value;
     message = message_value;
     offset = offset_value;
+    exclusive = exclusive_value;
     on_complete = &IoAwaitable::on_done;
 }
 
@@ -81,6 +82,14 @@ IoAwaitable IoAwaitable::recv(int fd, void* buffer, std::size_t length, int flag
 
 IoAwaitable IoAwaitable::send(int fd, const void* buffer, std::size_t length, int flags) {
     return IoAwaitable(IoOpcode::send, fd, const_cast<void*>(buffer), length, flags);
+}
+
+IoAwaitable IoAwaitable::recv_exclusive(int fd, void* buffer, std::size_t length) {
+    return IoAwaitable(IoOpcode::recv, fd, buffer, length, 0, nullptr, 0, nullptr, 0, true);
+}
+
+IoAwaitable IoAwaitable::accept_exclusive(int fd, sockaddr* address, socklen_t length) {
+    return IoAwaitable(IoOpcode::accept, fd, nullptr, 0, 0, address, length, nullptr, 0, true);
 }
 
 IoAwaitable IoAwaitable::accept(int fd, sockaddr* address, socklen_t length) {

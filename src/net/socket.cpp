@@ -16,6 +16,7 @@
 #include "asyncio/errors.hpp"
 #include "asyncio/event_loop.hpp"
 #include "loop/io_awaitable.hpp"
+#include "net/accept.hpp"
 #include "net/os_error.hpp"
 
 namespace asyncio {
@@ -119,14 +120,25 @@ Task<> sock_connect(Socket& socket, SocketAddress address) {
     if (result < 0) throw_os_error(static_cast<int>(-result), "connect to " + address.to_string());
 }
 
-Task<AcceptedSocket> sock_accept(Socket& listener) {
+namespace {
+
+Task<AcceptedSocket> accept_connection(Socket& listener, bool exclusive) {
     SocketAddress peer;
-    auto accept = IoAwaitable::accept(listener.fd(), peer.native(),
-                                      static_cast<socklen_t>(SocketAddress::capacity()));
+    const auto capacity = static_cast<socklen_t>(SocketAddress::capacity());
+    auto accept = exclusive ? IoAwaitable::accept_exclusive(listener.fd(), peer.native(), capacity)
+                            : IoAwaitable::accept(listener.fd(), peer.native(), capacity);
     const long result = co_await accept;
     if (result < 0) throw_os_error(static_cast<int>(-result), "accept");
     peer.set_native_size(accept.address_length_result());
     co_return AcceptedSocket{Socket::adopt(static_cast<int>(result)), peer};
+}
+
+}  // namespace
+
+Task<AcceptedSocket> sock_accept(Socket& listener) { return accept_connection(listener, false); }
+
+Task<AcceptedSocket> detail::accept_on_owned_listener(Socket& listener) {
+    return accept_connection(listener, true);
 }
 
 Task<std::size_t> sock_recv_into(Socket& socket, std::span<char> buffer) {
