@@ -61,6 +61,13 @@ for preset in "${presets[@]}"; do
         ASYNCIO_BACKEND=epoll ctest --preset "$preset" || fail "preset $preset on epoll"
         end
     fi
+    # On epoll, files and to_thread run on the thread pool: ThreadSanitizer checks that path.
+    if [[ $preset == tsan ]]; then
+        begin "preset tsan on epoll (thread-pool paths)"
+        ASYNCIO_BACKEND=epoll ctest --preset tsan -R '^(File|ToThread|RunInExecutor)' ||
+            fail "preset tsan on epoll"
+        end
+    fi
 done
 
 run_install_checks=false

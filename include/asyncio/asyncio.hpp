@@ -5,6 +5,7 @@
 #include "asyncio/clock.hpp"
 #include "asyncio/errors.hpp"
 #include "asyncio/event_loop.hpp"
+#include "asyncio/file.hpp"
 #include "asyncio/future.hpp"
 #include "asyncio/gather.hpp"
 #include "asyncio/graph.hpp"

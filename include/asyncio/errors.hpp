@@ -160,6 +160,13 @@ public:
     using OSError::OSError;
 };
 
+/// The file or directory to be created exists already (EEXIST, Python's FileExistsError):
+/// for example open_file(path, "x").
+class FileExistsError : public OSError {
+public:
+    using OSError::OSError;
+};
+
 /// The operation is not permitted (EACCES, EPERM; Python's PermissionError): for example a
 /// program file without execute permission.
 class PermissionError : public OSError {

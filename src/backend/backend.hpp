@@ -28,7 +28,24 @@ enum class IoOpcode : std::uint8_t {
     sendmsg,        // sendmsg(2) with message/flags | MSG_NOSIGNAL
     accept,         // accept4(2) into address/address_length; result is the new descriptor
     connect,        // connect(2) to address/address_length; result 0
+    // Regular files, which have no readiness: only backends whose supports_file_io() is
+    // true take these (the others complete them with -EOPNOTSUPP).
+    pread,   // pread(2) into buffer/length at offset
+    pwrite,  // pwrite(2) from buffer/length at offset
+    fsync,   // fsync(2); with flags == file_sync_data_only, fdatasync(2)
+    openat,  // open(2) of the path in buffer with flags, mode in length; fd unused (-1);
+             // result is the new descriptor
+    close,   // close(2) of fd, after forget_fd(fd); EINTR counts as closed
 };
+
+/// IoOperation::flags of an fsync that only needs the data (fdatasync).
+constexpr int file_sync_data_only = 1;
+
+/// True for the opcodes of regular files (and of opening and closing them).
+constexpr bool is_file_opcode(IoOpcode opcode) noexcept {
+    return opcode == IoOpcode::pread || opcode == IoOpcode::pwrite || opcode == IoOpcode::fsync ||
+           opcode == IoOpcode::openat || opcode == IoOpcode::close;
+}
 
 const char* to_string(IoOpcode opcode) noexcept;
 
@@ -43,6 +60,13 @@ struct IoOperation {
     msghdr* message = nullptr;
     sockaddr* address = nullptr;
     socklen_t address_length = 0;
+    std::uint64_t offset = 0;  // pread/pwrite
+    /// For recv (flags 0) and accept: the descriptor belongs to the loop alone (a stream
+    /// transport's socket, a server's listener), so the backend may receive or accept ahead
+    /// of the caller and keep what it got for the next operation (io_uring's multishot
+    /// receive into provided buffers and multishot accept). Never set for descriptors a
+    /// user may also read directly: what was taken ahead would be missing there.
+    bool exclusive = false;
     /// Bytes transferred, the accepted descriptor, or 0; a negative errno on failure
     /// (-ECANCELED when cancelled).
     long result = 0;
@@ -91,6 +115,14 @@ public:
 
     /// Operations started and not completed yet.
     virtual std::size_t pending() const noexcept = 0;
+
+    /// Whether the file opcodes (is_file_opcode) run without blocking the loop. When
+    /// false, callers run those system calls on a thread instead.
+    virtual bool supports_file_io() const noexcept = 0;
+
+    /// Descriptors on which the backend now receives or accepts ahead (see
+    /// IoOperation::exclusive); for tests and introspection.
+    virtual std::size_t taking_ahead() const noexcept { return 0; }
 };
 
 /// epoll(7) with an eventfd for wake-ups.

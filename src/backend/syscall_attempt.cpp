@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@ bool is_write_side(IoOpcode opcode) noexcept {
     switch (opcode) {
         case IoOpcode::poll_writable:
         case IoOpcode::write:
+        case IoOpcode::pwrite:
+        case IoOpcode::fsync:
         case IoOpcode::send:
         case IoOpcode::sendmsg:
         case IoOpcode::connect:
@@ -32,6 +35,25 @@ long attempt_syscall(IoOperation& op) noexcept {
                 break;
             case IoOpcode::write:
                 r = ::write(op.fd, op.buffer, op.length);
+                break;
+            case IoOpcode::pread:
+                r = ::pread(op.fd, op.buffer, op.length, static_cast<off_t>(op.offset));
+                break;
+            case IoOpcode::pwrite:
+                r = ::pwrite(op.fd, op.buffer, op.length, static_cast<off_t>(op.offset));
+                break;
+            case IoOpcode::fsync:
+                r = op.flags == file_sync_data_only ? ::fdatasync(op.fd) : ::fsync(op.fd);
+                break;
+            case IoOpcode::openat:
+                r = ::openat(AT_FDCWD, static_cast<const char*>(op.buffer), op.flags,
+                             static_cast<mode_t>(op.length));
+                break;
+            case IoOpcode::close:
+                // Linux frees the descriptor even when close() says EINTR: never retry it,
+                // the number may already belong to someone else.
+                r = ::close(op.fd);
+                if (r != 0 && errno == EINTR) return 0;
                 break;
             case IoOpcode::recv:
                 r = ::recv(op.fd, op.buffer, op.length, op.flags);

@@ -16,4 +16,17 @@ bool is_write_side(IoOpcode opcode) noexcept;
 /// outcome kept in SO_ERROR (it is retried after EINPROGRESS).
 long attempt_syscall(IoOperation& op) noexcept;
 
+/// Tracks whether a socket's receive queue was left empty: a recv that returned fewer bytes
+/// than asked took everything there was, so the next recv would almost surely be EAGAIN.
+/// Backends then skip that attempt and wait at once, which saves one system call per
+/// message on a request/response connection. A wrong guess costs one loop iteration, never
+/// bytes: the wait ends as soon as data is there. Only recv is tracked: a read may be on a
+/// regular file, which cannot be waited for, and datagram receivers drain a burst best
+/// by direct calls.
+inline void note_receive(bool& receive_drained, const IoOperation& op) noexcept {
+    if (op.opcode == IoOpcode::recv && op.result > 0) {
+        receive_drained = static_cast<std::size_t>(op.result) < op.length;
+    }
+}
+
 }  // namespace asyncio::detail

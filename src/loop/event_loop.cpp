@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -244,6 +245,10 @@ void EventLoop::Impl::run_once() {
         if (loop.external_work_ == 0 && backend->pending() == 0) timeout = Duration::zero();
     }
 
+    // The wait is timed in real time: a poll that delivered nothing may have been woken by
+    // readiness nobody waited for, and the clock must not jump while I/O is still due.
+    const auto wait_started =
+        jump_if_idle ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::size_t events = 0;
     if (timeout != Duration::zero() || backend->pending() > 0) events = backend->poll(timeout);
 
@@ -252,7 +257,8 @@ void EventLoop::Impl::run_once() {
         dispatch_signals();
     }
 
-    if (jump_if_idle && events == 0 && !has_ready() && !timers.empty()) {
+    if (jump_if_idle && events == 0 && !has_ready() && !timers.empty() &&
+        (timeout == Duration::zero() || std::chrono::steady_clock::now() - wait_started >= timeout)) {
         manual_clock->advance_to(timers.next_deadline());
     }
 

@@ -12,7 +12,8 @@ Backend& running_backend() {
 
 IoAwaitable::IoAwaitable(IoOpcode opcode_value, int fd_value, void* buffer_value,
                          std::size_t length_value, int flags_value, sockaddr* address_value,
-                         socklen_t address_length_value, msghdr* message_value) noexcept {
+                         socklen_t address_length_value, msghdr* message_value,
+                         std::uint64_t offset_value, bool exclusive_value) noexcept {
     opcode = opcode_value;
     fd = fd_value;
     buffer = buffer_value;
@@ -21,6 +22,8 @@ IoAwaitable::IoAwaitable(IoOpcode opcode_value, int fd_value, void* buffer_value
     address = address_value;
     address_length = address_length_value;
     message = message_value;
+    offset = offset_value;
+    exclusive = exclusive_value;
     on_complete = &IoAwaitable::on_done;
 }
 
@@ -81,6 +84,14 @@ IoAwaitable IoAwaitable::send(int fd, const void* buffer, std::size_t length, in
     return IoAwaitable(IoOpcode::send, fd, const_cast<void*>(buffer), length, flags);
 }
 
+IoAwaitable IoAwaitable::recv_exclusive(int fd, void* buffer, std::size_t length) {
+    return IoAwaitable(IoOpcode::recv, fd, buffer, length, 0, nullptr, 0, nullptr, 0, true);
+}
+
+IoAwaitable IoAwaitable::accept_exclusive(int fd, sockaddr* address, socklen_t length) {
+    return IoAwaitable(IoOpcode::accept, fd, nullptr, 0, 0, address, length, nullptr, 0, true);
+}
+
 IoAwaitable IoAwaitable::accept(int fd, sockaddr* address, socklen_t length) {
     return IoAwaitable(IoOpcode::accept, fd, nullptr, 0, 0, address, length);
 }
@@ -97,6 +108,11 @@ IoAwaitable IoAwaitable::recvmsg(int fd, msghdr* message, int flags) {
 IoAwaitable IoAwaitable::sendmsg(int fd, const msghdr* message, int flags) {
     return IoAwaitable(IoOpcode::sendmsg, fd, nullptr, 0, flags, nullptr, 0,
                        const_cast<msghdr*>(message));
+}
+
+IoAwaitable IoAwaitable::file(IoOpcode opcode, int fd, void* buffer, std::size_t length,
+                              std::uint64_t offset, int flags) {
+    return IoAwaitable(opcode, fd, buffer, length, flags, nullptr, 0, nullptr, offset);
 }
 
 IoAwaitable IoAwaitable::readable(int fd) { return IoAwaitable(IoOpcode::poll_readable, fd); }

@@ -60,7 +60,8 @@ public:
     Task<std::size_t> read_some(char* buffer, std::size_t length) override {
         if (fd_ < 0) co_return closed_read_result();
         const int fd = fd_;
-        const long result = co_await (is_socket_ ? IoAwaitable::recv(fd, buffer, length)
+        // The transport owns its socket: the backend may receive ahead of this read.
+        const long result = co_await (is_socket_ ? IoAwaitable::recv_exclusive(fd, buffer, length)
                                                  : IoAwaitable::read(fd, buffer, length));
         if (result >= 0) co_return static_cast<std::size_t>(result);
         // The transport was closed while the read waited: end of stream, or its error.

@@ -32,6 +32,8 @@ std::exception_ptr make_os_error(int error, const std::string& what) {
             return std::make_exception_ptr(AddressInUseError(error, message));
         case ENOENT:
             return std::make_exception_ptr(FileNotFoundError(error, message));
+        case EEXIST:
+            return std::make_exception_ptr(FileExistsError(error, message));
         case EACCES:
         case EPERM:
             return std::make_exception_ptr(PermissionError(error, message));

@@ -25,6 +25,7 @@
 #include "asyncio/net/unix.hpp"
 #include "asyncio/shield.hpp"
 #include "asyncio/sleep.hpp"
+#include "net/accept.hpp"
 #include "net/connect.hpp"
 #include "net/stream_state.hpp"
 
@@ -119,7 +120,7 @@ Task<> accept_loop(std::shared_ptr<ServerState> server, std::size_t index) {
         AcceptedSocket accepted;
         bool out_of_resources = false;
         try {
-            accepted = co_await sock_accept(listener);
+            accepted = co_await detail::accept_on_owned_listener(listener);
         } catch (const OSError& error) {
             if (!is_resource_shortage(error.code())) throw;
             running_loop->report_error(

@@ -16,6 +16,7 @@
 #include "asyncio/errors.hpp"
 #include "asyncio/event_loop.hpp"
 #include "loop/io_awaitable.hpp"
+#include "net/accept.hpp"
 #include "net/os_error.hpp"
 
 namespace asyncio {
@@ -119,14 +120,25 @@ Task<> sock_connect(Socket& socket, SocketAddress address) {
     if (result < 0) throw_os_error(static_cast<int>(-result), "connect to " + address.to_string());
 }
 
-Task<AcceptedSocket> sock_accept(Socket& listener) {
+namespace {
+
+Task<AcceptedSocket> accept_connection(Socket& listener, bool exclusive) {
     SocketAddress peer;
-    auto accept = IoAwaitable::accept(listener.fd(), peer.native(),
-                                      static_cast<socklen_t>(SocketAddress::capacity()));
+    const auto capacity = static_cast<socklen_t>(SocketAddress::capacity());
+    auto accept = exclusive ? IoAwaitable::accept_exclusive(listener.fd(), peer.native(), capacity)
+                            : IoAwaitable::accept(listener.fd(), peer.native(), capacity);
     const long result = co_await accept;
     if (result < 0) throw_os_error(static_cast<int>(-result), "accept");
     peer.set_native_size(accept.address_length_result());
     co_return AcceptedSocket{Socket::adopt(static_cast<int>(result)), peer};
+}
+
+}  // namespace
+
+Task<AcceptedSocket> sock_accept(Socket& listener) { return accept_connection(listener, false); }
+
+Task<AcceptedSocket> detail::accept_on_owned_listener(Socket& listener) {
+    return accept_connection(listener, true);
 }
 
 Task<std::size_t> sock_recv_into(Socket& socket, std::span<char> buffer) {
@@ -151,6 +163,13 @@ Task<> sock_sendall(Socket& socket, std::string_view data) {
     }
 }
 
+// sendfile(2) on both backends, waiting for POLLOUT on EAGAIN. It is already zero-copy:
+// the kernel moves page-cache references into the socket in one call (internally a splice
+// through a per-task pipe). io_uring has no sendfile opcode; the alternative, two
+// IORING_OP_SPLICE per chunk (file to a pipe of our own, pipe to socket), moves the same
+// references with a pipe per transfer and two completions per chunk, and only pays off
+// when the file is not in the page cache: there sendfile(2) reads from the disk inside
+// the call, on the loop thread. Files served this way are usually cached.
 Task<std::size_t> sock_sendfile(Socket& socket, int file_fd, std::uint64_t offset,
                                 std::optional<std::size_t> count) {
     if (file_fd < 0) throw std::invalid_argument("sock_sendfile: invalid file descriptor");

@@ -200,3 +200,20 @@ ASYNCIO_TEST(IoOperation, FaultHookShortensTransfersKeepingData) {
     EXPECT_EQ(co_await IoAwaitable::read(pipe.read_end, buffer, sizeof buffer), 11);
     EXPECT_EQ(std::string(buffer, 11), message);
 }
+
+TEST(EpollBackend, DeclinesFileOperationsWithEopnotsupp) {
+    // Callers ask supports_file_io() and go to a thread instead; a file operation that
+    // reaches epoll anyway fails at once rather than blocking the loop on the disk.
+    auto backend = asyncio::detail::make_epoll_backend();
+    EXPECT_FALSE(backend->supports_file_io());
+    for (const auto opcode : {asyncio::detail::IoOpcode::pread, asyncio::detail::IoOpcode::pwrite,
+                              asyncio::detail::IoOpcode::fsync, asyncio::detail::IoOpcode::openat,
+                              asyncio::detail::IoOpcode::close}) {
+        asyncio::detail::IoOperation op;
+        op.opcode = opcode;
+        op.fd = opcode == asyncio::detail::IoOpcode::openat ? -1 : 0;
+        EXPECT_TRUE(backend->submit(op)) << asyncio::detail::to_string(opcode);
+        EXPECT_EQ(op.result, -EOPNOTSUPP) << asyncio::detail::to_string(opcode);
+    }
+    EXPECT_EQ(backend->pending(), 0u);
+}

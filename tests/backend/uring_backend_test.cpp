@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -286,6 +287,260 @@ TEST(UringBackend, LateAcceptAfterCancelHandsOverItsDescriptor) {
     RecordProperty("accepted_despite_cancel", accepted);
 }
 
+namespace {
+
+/// A recv on a socket only the loop reads, as a stream transport's.
+struct ExclusiveRecv : CountedOp {
+    ExclusiveRecv(int descriptor, void* data, std::size_t size)
+        : CountedOp(IoOpcode::recv, descriptor, data, size) {
+        exclusive = true;
+    }
+};
+
+/// The byte at `position` of the test stream.
+char pattern_at(std::size_t position) { return static_cast<char>('a' + position * 7 % 23); }
+
+/// Writes `total` pattern bytes to a non-blocking socket, waiting for space as needed.
+void write_pattern(int fd, std::size_t total) {
+    std::string block(64 * 1024, '\0');
+    std::size_t written = 0;
+    while (written < total) {
+        const std::size_t size = std::min(block.size(), total - written);
+        for (std::size_t i = 0; i < size; ++i) block[i] = pattern_at(written + i);
+        std::size_t sent = 0;
+        while (sent < size) {
+            const ssize_t n = ::send(fd, block.data() + sent, size - sent, MSG_NOSIGNAL);
+            if (n > 0) {
+                sent += static_cast<std::size_t>(n);
+            } else if (n < 0 && errno == EAGAIN) {
+                std::this_thread::sleep_for(1ms);
+            } else {
+                return;
+            }
+        }
+        written += size;
+    }
+}
+
+/// Receives the pattern's bytes from `received` up to `total` through exclusive recvs of
+/// `chunk` bytes; true when each byte is the pattern's.
+bool receive_pattern(Backend& backend, int fd, std::size_t received, std::size_t total,
+                     std::size_t chunk) {
+    std::vector<char> buffer(chunk);
+    while (received < total) {
+        ExclusiveRecv recv(fd, buffer.data(), buffer.size());
+        if (!backend.submit(recv) && !poll_until(backend, [&] { return recv.completions > 0; })) {
+            ADD_FAILURE() << "no data after " << received << " bytes";
+            return false;
+        }
+        if (recv.result <= 0) {
+            ADD_FAILURE() << "recv ended with " << recv.result << " after " << received;
+            return false;
+        }
+        for (long i = 0; i < recv.result; ++i) {
+            if (buffer[static_cast<std::size_t>(i)] != pattern_at(received + static_cast<std::size_t>(i))) {
+                ADD_FAILURE() << "wrong byte at " << received + static_cast<std::size_t>(i);
+                return false;
+            }
+        }
+        received += static_cast<std::size_t>(recv.result);
+    }
+    return received == total;
+}
+
+}  // namespace
+
+TEST(UringBackend, ExclusiveRecvTakesAheadAndHandsOutEveryByteInOrder) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    SocketPair pair;
+    char first[7];
+    ExclusiveRecv waiting(pair.a, first, sizeof first);
+    ASSERT_FALSE(backend->submit(waiting));
+    backend->poll(0ns);
+    EXPECT_EQ(backend->taking_ahead(), 1u);  // one multishot request for the socket
+    constexpr std::size_t total = 300 * 1024;
+    std::thread writer([fd = pair.b] { write_pattern(fd, total); });
+    ASSERT_TRUE(poll_until(*backend, [&] { return waiting.completions > 0; }));
+    ASSERT_GT(waiting.result, 0);
+    for (long i = 0; i < waiting.result; ++i) {
+        EXPECT_EQ(first[i], pattern_at(static_cast<std::size_t>(i)));
+    }
+    // Odd-sized reads cut the kernel's chunks anywhere; nothing is lost or reordered.
+    EXPECT_TRUE(
+        receive_pattern(*backend, pair.a, static_cast<std::size_t>(waiting.result), total, 1000));
+    writer.join();
+    EXPECT_EQ(backend->taking_ahead(), 1u);  // still armed: no request per message
+    EXPECT_EQ(backend->pending(), 0u);
+}
+
+TEST(UringBackend, BytesBeyondTheProvidedBuffersAreNotLost) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    SocketPair pair;
+    // Six times what the provided buffers hold: the multishot receive runs out of them
+    // (ENOBUFS) while nobody reads, and the rest waits in the socket.
+    constexpr std::size_t total = 12 * 1024 * 1024;
+    char byte;
+    ExclusiveRecv arming(pair.a, &byte, 1);
+    ASSERT_FALSE(backend->submit(arming));
+    std::thread writer([fd = pair.b] { write_pattern(fd, total); });
+    ASSERT_TRUE(poll_until(*backend, [&] { return arming.completions > 0; }));
+    ASSERT_EQ(arming.result, 1);
+    ASSERT_EQ(byte, pattern_at(0));
+    const auto until = std::chrono::steady_clock::now() + 300ms;
+    while (std::chrono::steady_clock::now() < until) backend->poll(10ms);
+    EXPECT_EQ(backend->taking_ahead(), 0u);  // ended by ENOBUFS
+    std::vector<char> buffer(64 * 1024);
+    std::size_t received = 1;
+    bool in_order = true;
+    while (received < total && in_order) {
+        ExclusiveRecv recv(pair.a, buffer.data(), buffer.size());
+        if (!backend->submit(recv)) {
+            ASSERT_TRUE(poll_until(*backend, [&] { return recv.completions > 0; }));
+        }
+        ASSERT_GT(recv.result, 0) << "after " << received;
+        for (long i = 0; i < recv.result && in_order; ++i) {
+            in_order = buffer[static_cast<std::size_t>(i)] ==
+                       pattern_at(received + static_cast<std::size_t>(i));
+        }
+        received += static_cast<std::size_t>(recv.result);
+    }
+    writer.join();
+    EXPECT_TRUE(in_order) << "wrong byte near " << received;
+    EXPECT_EQ(received, total);
+}
+
+TEST(UringBackend, CancelledWaiterLeavesTheBytesForTheNextExclusiveRecv) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    SocketPair pair;
+    char buffer[16];
+    ExclusiveRecv waiting(pair.a, buffer, sizeof buffer);
+    ASSERT_FALSE(backend->submit(waiting));
+    backend->poll(0ns);
+    backend->cancel(waiting);
+    EXPECT_EQ(waiting.completions, 1);  // it was not in the kernel: done at once
+    EXPECT_EQ(waiting.result, -ECANCELED);
+    ASSERT_EQ(::write(pair.b, "abc", 3), 3);
+    const auto until = std::chrono::steady_clock::now() + 100ms;
+    while (std::chrono::steady_clock::now() < until) backend->poll(10ms);
+    ExclusiveRecv next(pair.a, buffer, sizeof buffer);
+    ASSERT_TRUE(backend->submit(next));  // taken ahead already: completes inside submit
+    ASSERT_EQ(next.result, 3);
+    EXPECT_EQ(std::string(buffer, 3), "abc");
+    EXPECT_EQ(backend->pending(), 0u);
+}
+
+TEST(UringBackend, ForgottenDescriptorGivesBackWhatWasTakenAhead) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    // Each round leaves bytes taken ahead and unread, then closes and reuses the number.
+    // Nothing may reach the new socket, and every provided buffer must come back: after
+    // more rounds than there are buffers, taking ahead still works.
+    for (int i = 0; i < 300; ++i) {
+        int fds[2];
+        ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+        char byte;
+        ExclusiveRecv arming(fds[0], &byte, 1);
+        ASSERT_FALSE(backend->submit(arming));
+        ASSERT_EQ(::write(fds[1], "old bytes", 9), 9);
+        ASSERT_TRUE(poll_until(*backend, [&] { return arming.completions > 0; }));
+        backend->forget_fd(fds[0]);  // with 8 bytes taken ahead and unread
+        const int number = fds[0];
+        ::close(fds[0]);
+        int again[2];
+        ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, again), 0);
+        ASSERT_EQ(again[0], number);
+        char buffer[16] = {};
+        ExclusiveRecv fresh(again[0], buffer, sizeof buffer);
+        ASSERT_FALSE(backend->submit(fresh));
+        ASSERT_EQ(::write(again[1], "new", 3), 3);
+        ASSERT_TRUE(poll_until(*backend, [&] { return fresh.completions > 0; }));
+        ASSERT_EQ(fresh.result, 3);
+        ASSERT_EQ(std::string(buffer, 3), "new");
+        backend->forget_fd(again[0]);
+        ::close(fds[1]);
+        ::close(again[0]);
+        ::close(again[1]);
+    }
+    SocketPair pair;
+    char byte;
+    ExclusiveRecv last(pair.a, &byte, 1);
+    ASSERT_FALSE(backend->submit(last));
+    ASSERT_EQ(::write(pair.b, "z", 1), 1);
+    ASSERT_TRUE(poll_until(*backend, [&] { return last.completions > 0; }));
+    EXPECT_EQ(last.result, 1);
+    EXPECT_GE(backend->taking_ahead(), 1u);  // buffers left: no ENOBUFS ended it
+}
+
+TEST(UringBackend, DatagramSocketsAreNotTakenAhead) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    char buffer[8];
+    ExclusiveRecv recv(fds[0], buffer, sizeof buffer);
+    ASSERT_FALSE(backend->submit(recv));
+    backend->poll(0ns);
+    EXPECT_EQ(backend->taking_ahead(), 0u);
+    ASSERT_EQ(::write(fds[1], "one", 3), 3);
+    ASSERT_EQ(::write(fds[1], "two", 3), 3);
+    ASSERT_TRUE(poll_until(*backend, [&] { return recv.completions > 0; }));
+    EXPECT_EQ(recv.result, 3);  // one datagram, never two merged
+    backend->forget_fd(fds[0]);
+    ::close(fds[0]);
+    ::close(fds[1]);
+}
+
+TEST(UringBackend, ExclusiveAcceptTakesConnectionsAheadAndForgetClosesTheUnclaimed) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    const std::size_t baseline = asyncio::testing::open_fd_count();
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t size = sizeof address;
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+    ASSERT_EQ(::listen(listener, 64), 0);
+
+    sockaddr_in peer{};
+    CountedOp first(IoOpcode::accept, listener);
+    first.exclusive = true;
+    first.address = reinterpret_cast<sockaddr*>(&peer);
+    first.address_length = sizeof peer;
+    ASSERT_FALSE(backend->submit(first));
+    backend->poll(0ns);
+    EXPECT_EQ(backend->taking_ahead(), 1u);
+    std::vector<int> clients;
+    for (int i = 0; i < 10; ++i) {
+        clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        ASSERT_EQ(::connect(clients.back(), reinterpret_cast<sockaddr*>(&address), sizeof address),
+                  0);
+    }
+    ASSERT_TRUE(poll_until(*backend, [&] { return first.completions > 0; }));
+    ASSERT_GE(first.result, 0);
+    sockaddr_in client_address{};
+    socklen_t client_size = sizeof client_address;
+    ASSERT_EQ(::getsockname(clients[0], reinterpret_cast<sockaddr*>(&client_address), &client_size),
+              0);
+    EXPECT_EQ(first.address_length, sizeof peer);  // filled in for a connection taken ahead
+    EXPECT_EQ(peer.sin_port, client_address.sin_port);
+    ::close(static_cast<int>(first.result));
+    const auto until = std::chrono::steady_clock::now() + 200ms;
+    while (std::chrono::steady_clock::now() < until) backend->poll(10ms);
+    for (int i = 0; i < 5; ++i) {
+        CountedOp next(IoOpcode::accept, listener);
+        next.exclusive = true;
+        ASSERT_TRUE(backend->submit(next)) << i;  // accepted ahead already
+        ASSERT_GE(next.result, 0);
+        ::close(static_cast<int>(next.result));
+    }
+    // Four connections were accepted ahead and never claimed: forgetting the listener
+    // closes them.
+    backend->forget_fd(listener);
+    ::close(listener);
+    for (const int client : clients) ::close(client);
+    backend->poll(0ns);
+    EXPECT_EQ(asyncio::testing::open_fd_count(), baseline);
+}
+
 TEST(UringBackend, WakeupFromAnotherThreadEndsPoll) {
     ASYNCIO_URING_OR_SKIP(backend);
     std::thread waker([&] {
@@ -325,6 +580,69 @@ TEST(UringBackend, SignalHandlerWritingTheWakeupFdEndsPoll) {
     sender.join();
     backend->poll(0ns);  // whatever the first return left (the eventfd's CQE)
     ::sigaction(SIGUSR2, &previous, nullptr);
+}
+
+TEST(UringBackend, FileOperationsGoToTheRingAtTheirOffset) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    char path[] = "/tmp/asyncio-uring-file-XXXXXX";
+    const int placeholder = ::mkstemp(path);
+    ASSERT_GE(placeholder, 0);
+    ::close(placeholder);
+    // openat has no descriptor yet; like the others it never completes inside submit(),
+    // where it would block the loop.
+    CountedOp open(IoOpcode::openat, -1, path, 0600);
+    open.flags = O_RDWR | O_TRUNC | O_CLOEXEC;
+    ASSERT_FALSE(backend->submit(open));
+    ASSERT_TRUE(poll_until(*backend, [&] { return open.completions == 1; }));
+    ASSERT_GE(open.result, 0) << std::strerror(static_cast<int>(-open.result));
+    const int fd = static_cast<int>(open.result);
+
+    char data[] = "abc";
+    CountedOp write(IoOpcode::pwrite, fd, data, 3);
+    write.offset = 2;
+    ASSERT_FALSE(backend->submit(write));
+    ASSERT_TRUE(poll_until(*backend, [&] { return write.completions == 1; }));
+    EXPECT_EQ(write.result, 3);
+    CountedOp sync(IoOpcode::fsync, fd);
+    sync.flags = asyncio::detail::file_sync_data_only;
+    ASSERT_FALSE(backend->submit(sync));
+    ASSERT_TRUE(poll_until(*backend, [&] { return sync.completions == 1; }));
+    EXPECT_EQ(sync.result, 0);
+    char back[8] = {};
+    CountedOp read(IoOpcode::pread, fd, back, sizeof back);
+    read.offset = 1;
+    ASSERT_FALSE(backend->submit(read));
+    ASSERT_TRUE(poll_until(*backend, [&] { return read.completions == 1; }));
+    EXPECT_EQ(read.result, 4);
+    EXPECT_EQ(std::string(back, 4), std::string("\0abc", 4));
+
+    backend->forget_fd(fd);
+    CountedOp close(IoOpcode::close, fd);
+    ASSERT_FALSE(backend->submit(close));
+    ASSERT_TRUE(poll_until(*backend, [&] { return close.completions == 1; }));
+    EXPECT_EQ(close.result, 0);
+    EXPECT_EQ(::fcntl(fd, F_GETFD), -1);  // closed by the kernel
+    EXPECT_EQ(backend->pending(), 0u);
+    ::unlink(path);
+}
+
+TEST(UringBackend, DestroyingTheBackendCompletesAnOpenExactlyOnce) {
+    ASYNCIO_URING_OR_SKIP(backend);
+    // An openat is on no descriptor's list: the destructor must still cancel it or wait
+    // for it, and complete it once, whichever of the two the kernel does.
+    char path[] = "/tmp/asyncio-uring-open-XXXXXX";
+    const int placeholder = ::mkstemp(path);
+    ASSERT_GE(placeholder, 0);
+    ::close(placeholder);
+    CountedOp open(IoOpcode::openat, -1, path, 0);
+    open.flags = O_RDONLY | O_CLOEXEC;
+    ASSERT_FALSE(backend->submit(open));
+    EXPECT_EQ(backend->pending(), 1u);
+    backend.reset();
+    EXPECT_EQ(open.completions, 1);
+    EXPECT_TRUE(open.result == -ECANCELED || open.result >= 0) << open.result;
+    if (open.result >= 0) ::close(static_cast<int>(open.result));  // it won the race
+    ::unlink(path);
 }
 
 TEST(BackendChoice, ForcingAnUnknownBackendThrows) {

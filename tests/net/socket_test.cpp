@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -201,6 +202,43 @@ ASYNCIO_TEST(Socket, TheLoopMethodsRefuseALoopThatIsNotRunning) {
     }
     CO_ASSERT_TRUE(refused);
     other.close();
+}
+
+ASYNCIO_TEST(Socket, ReadinessNobodyWaitsForDoesNotMakeTheTestClockJump) {
+    // The test clock jumps to the next timer only when no I/O is due. A poll woken by
+    // readiness of a descriptor nobody waits on any more (epoll keeps interest after a
+    // recv) delivers nothing; it once made the clock jump while a recv was still pending,
+    // so a 60 s timeout fired within milliseconds.
+    int idle_fds[2];
+    int busy_fds[2];
+    CO_ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, idle_fds), 0);
+    CO_ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, busy_fds), 0);
+    Socket idle = Socket::adopt(idle_fds[0]);
+    Socket idle_peer = Socket::adopt(idle_fds[1]);
+    Socket busy = Socket::adopt(busy_fds[0]);
+    Socket busy_peer = Socket::adopt(busy_fds[1]);
+    auto waiting_for_first = create_task(sock_recv(idle, 16));
+    co_await sleep(0s);  // the recv waits: the descriptor is registered
+    co_await sock_sendall(idle_peer, "first");
+    CO_ASSERT_EQ(co_await std::move(waiting_for_first), "first");
+
+    // Only the peers' descriptors are written from the thread, in this order.
+    std::thread writer([idle_peer_fd = idle_peer.fd(), busy_peer_fd = busy_peer.fd()] {
+        std::this_thread::sleep_for(20ms);
+        [[maybe_unused]] auto a = ::write(idle_peer_fd, "x", 1);
+        std::this_thread::sleep_for(200ms);
+        [[maybe_unused]] auto b = ::write(busy_peer_fd, "y", 1);
+    });
+    const TimePoint start = get_running_loop().time();
+    std::string received;
+    try {
+        received = co_await wait_for(sock_recv(busy, 16), 60s);
+    } catch (const TimeoutError&) {
+    }
+    const Duration elapsed = get_running_loop().time() - start;
+    writer.join();
+    EXPECT_EQ(received, "y");
+    EXPECT_LT(elapsed, 30s);
 }
 
 }  // namespace

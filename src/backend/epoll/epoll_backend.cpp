@@ -52,6 +52,7 @@ struct FdState {
     OpQueue readers;
     OpQueue writers;
     std::uint32_t interest = 0;  // events registered with epoll (0: not registered)
+    bool receive_drained = false;  // see note_receive()
 };
 
 class EpollBackend final : public Backend {
@@ -86,8 +87,15 @@ public:
     const char* name() const noexcept override { return "epoll"; }
     int wakeup_fd() const noexcept override { return wake_fd_; }
     std::size_t pending() const noexcept override { return pending_; }
+    // A regular file is always "ready" (epoll_ctl refuses it with EPERM) and its system
+    // calls block on the disk, so they belong on a thread, not here.
+    bool supports_file_io() const noexcept override { return false; }
 
     bool submit(IoOperation& op) override {
+        if (is_file_opcode(op.opcode)) {
+            op.result = -EOPNOTSUPP;
+            return true;
+        }
         if (op.fd < 0) {
             op.result = -EBADF;
             return true;
@@ -107,9 +115,14 @@ public:
             const bool others_waiting =
                 state != nullptr &&
                 !(is_write_side(op.opcode) ? state->writers.empty() : state->readers.empty());
-            if (!others_waiting) {
+            const bool surely_empty =
+                state != nullptr && op.opcode == IoOpcode::recv && state->receive_drained;
+            if (!others_waiting && !surely_empty) {
                 op.result = attempt_syscall(op);
-                if (op.result != -EAGAIN) return true;
+                if (op.result != -EAGAIN) {
+                    if (state != nullptr) note_receive(state->receive_drained, op);
+                    return true;
+                }
             }
         }
         FdState& state = get(op.fd);
@@ -139,6 +152,7 @@ public:
     void forget_fd(int fd) noexcept override {
         FdState* state = find(fd);
         if (state == nullptr) return;
+        state->receive_drained = false;  // the number may come back as a new socket
         for (OpQueue* queue : {&state->readers, &state->writers}) {
             while (IoOperation* op = queue->head) {
                 queue->erase(*op);
@@ -223,7 +237,7 @@ private:
     }
 
     /// Retries the queue's operations in order until one would block.
-    std::size_t drain(OpQueue& queue, bool error) noexcept {
+    std::size_t drain(OpQueue& queue, bool& receive_drained, bool error) noexcept {
         std::size_t delivered = 0;
         while (IoOperation* op = queue.head) {
             long result = attempt_syscall(*op);
@@ -237,6 +251,7 @@ private:
             }
             queue.erase(*op);
             op->result = result;
+            note_receive(receive_drained, *op);
             complete(*op);
             ++delivered;
         }
@@ -247,17 +262,22 @@ private:
         FdState* state = find(fd);
         if (state == nullptr) return 0;
         const bool error = (ready & (EPOLLERR | EPOLLHUP)) != 0;
+        // Whether anyone waited when the event came: interest is dropped only for events
+        // nobody wanted, not because the waiters just got what they waited for (their
+        // tasks usually come back for more within the same loop iteration).
+        const bool readers_waited = !state->readers.empty();
+        const bool writers_waited = !state->writers.empty();
         std::size_t delivered = 0;
         if ((ready & (EPOLLIN | EPOLLRDHUP | EPOLLPRI)) != 0 || error) {
-            delivered += drain(state->readers, error);
+            delivered += drain(state->readers, state->receive_drained, error);
         }
-        if ((ready & EPOLLOUT) != 0 || error) delivered += drain(state->writers, error);
+        if ((ready & EPOLLOUT) != 0 || error) delivered += drain(state->writers, state->receive_drained, error);
         // Drop interest nobody needs any more (lazily, see the top of the file).
         std::uint32_t wanted = state->interest;
-        if (state->readers.empty() && (ready & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0) {
+        if (!readers_waited && (ready & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0) {
             wanted &= ~static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP);
         }
-        if (state->writers.empty() && (ready & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
+        if (!writers_waited && (ready & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
             wanted &= ~static_cast<std::uint32_t>(EPOLLOUT);
         }
         if (!state->readers.empty()) wanted |= EPOLLIN | EPOLLRDHUP;
@@ -345,6 +365,16 @@ const char* to_string(IoOpcode opcode) noexcept {
             return "accept";
         case IoOpcode::connect:
             return "connect";
+        case IoOpcode::pread:
+            return "pread";
+        case IoOpcode::pwrite:
+            return "pwrite";
+        case IoOpcode::fsync:
+            return "fsync";
+        case IoOpcode::openat:
+            return "openat";
+        case IoOpcode::close:
+            return "close";
     }
     return "unknown";
 }

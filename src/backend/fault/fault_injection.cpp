@@ -22,6 +22,7 @@ public:
     void wakeup() noexcept override { inner_->wakeup(); }
     int wakeup_fd() const noexcept override { return inner_->wakeup_fd(); }
     std::size_t pending() const noexcept override { return inner_->pending(); }
+    bool supports_file_io() const noexcept override { return inner_->supports_file_io(); }
 
     bool submit(IoOperation& op) override {
         if (counts(op) && is_faulty(++counted_)) {

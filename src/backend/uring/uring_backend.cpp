@@ -31,20 +31,49 @@
 // behaviour (IORING_FEAT_NODROP, 5.5+): overflowed completions are flushed by
 // io_uring_get_events and delivered too.
 //
+// Regular files (pread, pwrite, fsync at an offset, openat, close) skip the first attempt:
+// their system calls never say EAGAIN, they block on the disk, so they always go to the
+// ring, where the kernel completes them from the page cache or from its own workers. An
+// openat has no descriptor yet: it waits on a list of its own, which the destructor
+// cancels like a descriptor's.
+//
 // Wake-ups write to an eventfd that the ring watches with a single-shot POLL_ADD, re-armed
 // after each wake; a signal handler can do that write too.
+//
+// Taking ahead. On descriptors the loop owns alone (IoOperation::exclusive: a stream
+// transport's socket, a server's listener) a recv or accept that has to wait arms a
+// multishot request instead of a one-off one, and leaves it armed: the kernel then
+// receives each burst into one of the backend's provided buffers (a registered buffer
+// ring) and accepts each connection as it comes, without an SQE per message. What arrives
+// while nobody waits is kept per descriptor, in order, for the next operation, which
+// completes inside submit() with a copy. Once armed, no recv is tried directly on that
+// descriptor any more: bytes the kernel took ahead but we have not reaped yet must come
+// first. The kernel ends a multishot request when the provided buffers run out (ENOBUFS):
+// the waiting receives then go to the ring one-off, with their own buffers, and the next
+// wait arms again. Connections accepted ahead are bounded (max_accepted_ahead); beyond
+// that the multishot accept is cancelled and the kernel's listen backlog holds the rest.
+// A kernel without multishot receive or accept answers EINVAL once; that kind is then
+// turned off for the backend's life and operations go one-off. Multishot completions
+// carry the descriptor and its generation (bumped by forget_fd) instead of an operation:
+// a late completion for a closed descriptor gives its buffer back or closes its
+// connection, and never reaches a new socket with the same number.
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
+#include <memory>
 #include <system_error>
 #include <vector>
 
+#include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,39 +83,140 @@
 namespace asyncio::detail {
 namespace {
 
-// Tags that are not operations (operations are aligned, so never 1 or 2).
+// Tags that are not operations (operations are aligned, so their low three bits are 0).
 constexpr std::uint64_t wake_tag = 1;
 constexpr std::uint64_t cancel_tag = 2;  // the cancel requests' own CQEs carry nothing we need
+// A multishot request: generation << 32 | fd << 3 | kind.
+constexpr std::uint64_t receive_ahead_kind = 3;
+constexpr std::uint64_t accept_ahead_kind = 4;
+constexpr std::uint64_t kind_mask = 7;
+
+bool is_operation_tag(std::uint64_t tag) noexcept { return (tag & kind_mask) == 0; }
 
 // IoOperation::backend_state bits.
 constexpr std::uint8_t cancel_requested = 1;
 constexpr std::uint8_t awaiting_readiness = 2;  // see the top of the file
 constexpr std::uint8_t detached = 4;            // forget_fd() took it off its descriptor's list
 constexpr std::uint8_t backlogged = 8;          // waiting for a free SQE
+constexpr std::uint8_t waits_ahead = 16;        // waits for what a multishot request brings
 
 constexpr unsigned ring_entries = 256;
 constexpr std::size_t max_transfer = std::size_t{1} << 30;  // SQE lengths are 32-bit
 
+// Provided buffers for multishot receives: 128 x 16 KiB, mapped on first use (pages are
+// touched only as the kernel fills them).
+constexpr unsigned provided_count = 128;
+constexpr unsigned provided_size = 16 * 1024;
+constexpr int provided_group = 0;
+constexpr std::size_t max_accepted_ahead = 64;
+
 struct Completion {
     std::uint64_t tag;
     int result;
+    unsigned flags;
+};
+
+/// Bytes a multishot receive brought: part of a provided buffer, or (buffer -1) the end of
+/// the stream (result 0) or its error (a negative errno), handed out in order.
+struct ReceivedChunk {
+    int buffer = -1;
+    unsigned offset = 0;
+    unsigned length = 0;
+    int result = 0;
+};
+
+/// What the backend took ahead on one descriptor, and who waits for it.
+struct TakenAhead {
+    bool receiving = false;  // a multishot receive is in the kernel
+    bool accepting = false;  // a multishot accept is in the kernel
+    std::deque<ReceivedChunk> received;
+    std::deque<int> accepted;  // descriptors, or a negative errno to report
+    std::deque<IoOperation*> waiters;
 };
 
 struct FdState {
     IoOperation* head = nullptr;  // operations in flight on this descriptor
     std::size_t readers = 0;      // how many of them are read-side...
     std::size_t writers = 0;      // ...and write-side
+    bool receive_drained = false; // see note_receive()
+    std::int8_t is_stream = -1;   // SOCK_STREAM socket? -1: not asked yet
+    std::uint32_t generation = 0; // bumped by forget_fd()
+    std::unique_ptr<TakenAhead> ahead;
 
     std::size_t& side(IoOpcode opcode) noexcept {
         return is_write_side(opcode) ? writers : readers;
     }
 };
 
+/// The ring of provided buffers that multishot receives fill.
+class ProvidedBuffers {
+public:
+    ProvidedBuffers() = default;
+    ProvidedBuffers(const ProvidedBuffers&) = delete;
+    ProvidedBuffers& operator=(const ProvidedBuffers&) = delete;
+    ~ProvidedBuffers() {
+        if (ring_ != nullptr) ::munmap(ring_, ring_bytes);
+        if (memory_ != nullptr) ::munmap(memory_, memory_bytes);
+    }
+
+    /// Maps and registers the buffers. False when the kernel refuses (before 5.19).
+    bool set_up(io_uring& ring) noexcept {
+        void* ring_memory = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (ring_memory == MAP_FAILED) return false;
+        void* memory = ::mmap(nullptr, memory_bytes, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (memory == MAP_FAILED) {
+            ::munmap(ring_memory, ring_bytes);
+            return false;
+        }
+        ring_ = static_cast<io_uring_buf_ring*>(ring_memory);
+        memory_ = static_cast<std::byte*>(memory);
+        io_uring_buf_reg registration{};
+        registration.ring_addr = reinterpret_cast<std::uintptr_t>(ring_);
+        registration.ring_entries = provided_count;
+        registration.bgid = provided_group;
+        if (io_uring_register_buf_ring(&ring, &registration, 0) != 0) return false;
+        io_uring_buf_ring_init(ring_);
+        for (unsigned id = 0; id < provided_count; ++id) add(static_cast<int>(id), id);
+        io_uring_buf_ring_advance(ring_, provided_count);
+        return true;
+    }
+
+    const std::byte* data(int id) const noexcept {
+        return memory_ + static_cast<std::size_t>(id) * provided_size;
+    }
+
+    void give_back(int id) noexcept {
+        add(id, 0);
+        io_uring_buf_ring_advance(ring_, 1);
+    }
+
+private:
+    static constexpr std::size_t ring_bytes = 4096;  // 128 entries of 16 bytes, page-sized
+    static constexpr std::size_t memory_bytes = std::size_t{provided_count} * provided_size;
+
+    void add(int id, unsigned offset) noexcept {
+        io_uring_buf_ring_add(ring_, memory_ + static_cast<std::size_t>(id) * provided_size,
+                              provided_size, static_cast<unsigned short>(id),
+                              io_uring_buf_ring_mask(provided_count), static_cast<int>(offset));
+    }
+
+    io_uring_buf_ring* ring_ = nullptr;
+    std::byte* memory_ = nullptr;
+};
+
 class UringBackend final : public Backend {
 public:
     UringBackend() {
         io_uring_params params{};
-        if (const int rc = io_uring_queue_init_params(ring_entries, &ring_, &params); rc < 0) {
+        params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+        int rc = io_uring_queue_init_params(ring_entries, &ring_, &params);
+        if (rc == -EINVAL) {
+            params = io_uring_params{};
+            rc = io_uring_queue_init_params(ring_entries, &ring_, &params);
+        }
+        if (rc < 0) {
             throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
         }
         try {
@@ -106,10 +236,19 @@ public:
         // ring goes: cancel them all and wait for their CQEs.
         closing_ = true;
         for (std::size_t fd = 0; fd < fds_.size(); ++fd) forget_fd(static_cast<int>(fd));
-        while (pending_ > 0) {
-            const int rc = io_uring_submit_and_wait(&ring_, 1);
-            if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) break;
-            reap();
+        forget(unbound_, false, [](IoOperation& candidate) {
+            return candidate.opcode == IoOpcode::openat &&
+                   (candidate.backend_state & detached) != 0;
+        });
+        // Multishot requests are waited for too, so that connections they accepted at the
+        // last moment get closed, but not forever: they hold no memory of anyone else's.
+        int idle_rounds = 0;
+        while (pending_ > 0 || (multishots_ > 0 && idle_rounds < 10)) {
+            __kernel_timespec ts{0, 20'000'000};
+            io_uring_cqe* cqe = nullptr;
+            const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+            if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN && rc != -ETIME) break;
+            idle_rounds = reap() == 0 && rc == -ETIME ? idle_rounds + 1 : 0;
         }
         io_uring_queue_exit(&ring_);
         ::close(wake_fd_);
@@ -118,6 +257,8 @@ public:
     const char* name() const noexcept override { return "io_uring"; }
     int wakeup_fd() const noexcept override { return wake_fd_; }
     std::size_t pending() const noexcept override { return pending_; }
+    bool supports_file_io() const noexcept override { return true; }
+    std::size_t taking_ahead() const noexcept override { return multishots_; }
 
     void wakeup() noexcept override {
         const std::uint64_t one = 1;
@@ -129,12 +270,13 @@ public:
             op.result = -ECANCELED;
             return true;
         }
-        if (op.fd < 0) {
+        if (op.fd < 0 && op.opcode != IoOpcode::openat) {
             op.result = -EBADF;
             return true;
         }
         op.backend_state = 0;
-        FdState& state = get(op.fd);
+        FdState& state = op.opcode == IoOpcode::openat ? unbound_ : get(op.fd);
+        if (op.exclusive && may_take_ahead(state, op)) return submit_taking_ahead(state, op);
         if (op.opcode == IoOpcode::connect) {
             if (::connect(op.fd, op.address, op.address_length) == 0) {
                 op.result = 0;
@@ -146,10 +288,14 @@ public:
             }
             op.backend_state = awaiting_readiness;
         } else if (op.opcode != IoOpcode::poll_readable && op.opcode != IoOpcode::poll_writable &&
-                   state.side(op.opcode) == 0) {
+                   !is_file_opcode(op.opcode) && state.side(op.opcode) == 0 &&
+                   !(op.opcode == IoOpcode::recv && state.receive_drained)) {
             // Only when nobody else waits on this side: bytes stay in order.
             op.result = attempt_syscall(op);
-            if (op.result != -EAGAIN) return true;
+            if (op.result != -EAGAIN) {
+                note_receive(state.receive_drained, op);
+                return true;
+            }
         }
         link(state, op);
         op.in_flight = true;
@@ -166,7 +312,14 @@ public:
             complete(op, -ECANCELED);
             return;
         }
-        if (!request_cancel(op)) return;
+        if ((op.backend_state & waits_ahead) != 0) {
+            // Not in the kernel: whatever the multishot request brings goes to the next one.
+            auto& waiters = get_existing(op.fd).ahead->waiters;
+            waiters.erase(std::find(waiters.begin(), waiters.end(), &op));
+            complete(op, -ECANCELED);
+            return;
+        }
+        if (!request_cancel_tag(reinterpret_cast<std::uintptr_t>(&op))) return;
         flush();
         collect();
         deliver_collected([&op](IoOperation& candidate) { return &candidate == &op; });
@@ -178,24 +331,37 @@ public:
     void forget_fd(int fd) noexcept override {
         FdState* state = find(fd);
         if (state == nullptr) return;
-        bool cancels = false;
-        while (IoOperation* op = state->head) {
-            unlink(*state, *op);
+        state->receive_drained = false;  // the number may come back as a new socket
+        state->is_stream = -1;
+        const bool cancels = drop_taken_ahead(fd, *state);
+        state->ahead.reset();
+        forget(*state, cancels, [fd](IoOperation& candidate) {
+            return candidate.fd == fd && (candidate.backend_state & detached) != 0;
+        });
+    }
+
+    /// Takes every operation off `state`'s list and cancels it; delivers the cancellations
+    /// the kernel posts at once (those of the operations `chosen` picks). `cancels`: cancel
+    /// requests are already queued.
+    template <class Chosen>
+    void forget(FdState& state, bool cancels, Chosen chosen) noexcept {
+        while (IoOperation* op = state.head) {
+            unlink(state, *op);
             op->backend_state |= detached;
             if ((op->backend_state & backlogged) != 0) {
                 backlog_.erase(std::find(backlog_.begin(), backlog_.end(), op));
                 complete(*op, -ECANCELED);
+            } else if ((op->backend_state & waits_ahead) != 0) {
+                complete(*op, -ECANCELED);
             } else if ((op->backend_state & cancel_requested) == 0) {
                 op->backend_state |= cancel_requested;
-                cancels = request_cancel(*op) || cancels;
+                cancels = request_cancel_tag(reinterpret_cast<std::uintptr_t>(op)) || cancels;
             }
         }
         if (!cancels) return;
         flush();
         collect();
-        deliver_collected([fd](IoOperation& candidate) {
-            return candidate.fd == fd && (candidate.backend_state & detached) != 0;
-        });
+        deliver_collected(chosen);
     }
 
     std::size_t poll(Duration timeout) override {
@@ -232,9 +398,9 @@ private:
             throw std::system_error(ENOTSUP, std::generic_category(), "io_uring_get_probe");
         }
         static constexpr int needed[] = {
-            IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_READ,
-            IORING_OP_WRITE,    IORING_OP_RECV,         IORING_OP_SEND,
-            IORING_OP_RECVMSG,  IORING_OP_SENDMSG,      IORING_OP_ACCEPT,
+            IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_READ,    IORING_OP_WRITE,
+            IORING_OP_RECV,     IORING_OP_SEND,         IORING_OP_RECVMSG, IORING_OP_SENDMSG,
+            IORING_OP_ACCEPT,   IORING_OP_FSYNC,        IORING_OP_OPENAT,  IORING_OP_CLOSE,
         };
         for (const int opcode : needed) {
             if (!io_uring_opcode_supported(probe, opcode)) {
@@ -244,6 +410,220 @@ private:
             }
         }
         io_uring_free_probe(probe);
+    }
+
+    // ---- Taking ahead (see the top of the file) ----
+
+    static std::uint64_t ahead_tag(int fd, const FdState& state, std::uint64_t kind) noexcept {
+        return (std::uint64_t{state.generation} << 32) | (static_cast<std::uint64_t>(fd) << 3) |
+               kind;
+    }
+
+    bool may_take_ahead(FdState& state, const IoOperation& op) noexcept {
+        if (op.opcode == IoOpcode::accept) return accept_ahead_enabled_;
+        if (op.opcode != IoOpcode::recv || op.flags != 0 || !receive_ahead_enabled_) return false;
+        if (state.is_stream < 0) {
+            // Datagrams must not be split or merged: only stream sockets take ahead.
+            int type = 0;
+            socklen_t size = sizeof type;
+            state.is_stream =
+                ::getsockopt(op.fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_STREAM;
+        }
+        if (state.is_stream == 0) return false;
+        if (!buffers_ready_) {
+            buffers_ready_ = buffers_.set_up(ring_);
+            if (!buffers_ready_) receive_ahead_enabled_ = false;
+        }
+        return buffers_ready_;
+    }
+
+    bool submit_taking_ahead(FdState& state, IoOperation& op) {
+        if (!state.ahead) state.ahead = std::make_unique<TakenAhead>();
+        TakenAhead& ahead = *state.ahead;
+        if (ahead.waiters.empty() && serve_from_ahead(ahead, op)) return true;
+        const bool receive = op.opcode == IoOpcode::recv;
+        const bool armed = receive ? ahead.receiving : ahead.accepting;
+        if (!armed && ahead.waiters.empty() && state.side(op.opcode) == 0 &&
+            !(receive && state.receive_drained)) {
+            op.result = attempt_syscall(op);
+            if (op.result != -EAGAIN) {
+                note_receive(state.receive_drained, op);
+                return true;
+            }
+        }
+        link(state, op);
+        op.in_flight = true;
+        ++pending_;
+        if (!armed && !arm_ahead(op.fd, state, receive)) {
+            queue(op);  // no SQE for the multishot request now: a one-off one, maybe backlogged
+            return false;
+        }
+        op.backend_state |= waits_ahead;
+        ahead.waiters.push_back(&op);
+        return false;
+    }
+
+    bool arm_ahead(int fd, FdState& state, bool receive) noexcept {
+        io_uring_sqe* sqe = get_sqe();
+        if (sqe == nullptr) return false;
+        if (receive) {
+            io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+            sqe->flags |= IOSQE_BUFFER_SELECT;
+            sqe->buf_group = provided_group;
+            state.ahead->receiving = true;
+        } else {
+            io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            state.ahead->accepting = true;
+        }
+        io_uring_sqe_set_data64(sqe, ahead_tag(fd, state, receive ? receive_ahead_kind
+                                                                  : accept_ahead_kind));
+        ++multishots_;
+        return true;
+    }
+
+    /// Completes `op` from what was taken ahead, if anything was. A receive takes as many
+    /// bytes as fit, across chunks, and stops before an end marker it can report next.
+    bool serve_from_ahead(TakenAhead& ahead, IoOperation& op) noexcept {
+        if (op.opcode == IoOpcode::accept) {
+            if (ahead.accepted.empty()) return false;
+            const int accepted = ahead.accepted.front();
+            ahead.accepted.pop_front();
+            op.result = accepted;
+            if (accepted >= 0 && op.address != nullptr) {
+                // A multishot accept cannot write a peer address per connection.
+                socklen_t size = op.address_length;
+                op.address_length = ::getpeername(accepted, op.address, &size) == 0 ? size : 0;
+            }
+            return true;
+        }
+        std::size_t copied = 0;
+        auto* destination = static_cast<std::byte*>(op.buffer);
+        while (!ahead.received.empty() && copied < op.length) {
+            ReceivedChunk& chunk = ahead.received.front();
+            if (chunk.buffer < 0) {
+                if (copied > 0) break;
+                op.result = chunk.result;
+                ahead.received.pop_front();
+                return true;
+            }
+            const std::size_t take = std::min<std::size_t>(chunk.length, op.length - copied);
+            std::memcpy(destination + copied, buffers_.data(chunk.buffer) + chunk.offset, take);
+            copied += take;
+            chunk.offset += static_cast<unsigned>(take);
+            chunk.length -= static_cast<unsigned>(take);
+            if (chunk.length == 0) {
+                buffers_.give_back(chunk.buffer);
+                ahead.received.pop_front();
+            }
+        }
+        if (copied == 0) return false;
+        op.result = static_cast<long>(copied);
+        return true;
+    }
+
+    std::size_t dispatch_taken_ahead(const Completion& completion) noexcept {
+        const int fd = static_cast<int>((completion.tag & 0xffff'ffffU) >> 3);
+        const auto generation = static_cast<std::uint32_t>(completion.tag >> 32);
+        const bool receive = (completion.tag & kind_mask) == receive_ahead_kind;
+        const bool more = (completion.flags & IORING_CQE_F_MORE) != 0;
+        const int result = completion.result;
+        const int buffer = (completion.flags & IORING_CQE_F_BUFFER) != 0
+                               ? static_cast<int>(completion.flags >> IORING_CQE_BUFFER_SHIFT)
+                               : -1;
+        if (!more) --multishots_;
+        FdState* state = find(fd);
+        if (state == nullptr || state->generation != generation || !state->ahead) {
+            // For a descriptor forgotten since: nothing may reach a new socket of that number.
+            if (buffer >= 0) buffers_.give_back(buffer);
+            if (!receive && result >= 0) ::close(result);
+            return 0;
+        }
+        TakenAhead& ahead = *state->ahead;
+        if (!more) (receive ? ahead.receiving : ahead.accepting) = false;
+        const bool unsupported = result == -EINVAL || result == -EOPNOTSUPP;
+        if (receive) {
+            if (buffer >= 0 && result > 0) {
+                ahead.received.push_back({buffer, 0, static_cast<unsigned>(result), 0});
+            } else {
+                if (buffer >= 0) buffers_.give_back(buffer);
+                if (unsupported) {
+                    receive_ahead_enabled_ = false;
+                } else if (result <= 0 && result != -ENOBUFS && result != -ECANCELED) {
+                    ahead.received.push_back({-1, 0, 0, result});  // end of stream or error
+                }
+            }
+        } else {
+            if (unsupported) {
+                accept_ahead_enabled_ = false;
+            } else if (result != -ECANCELED) {
+                try {
+                    ahead.accepted.push_back(result);
+                } catch (...) {
+                    if (result >= 0) ::close(result);  // as if the peer had been refused
+                }
+                if (ahead.accepting && ahead.accepted.size() >= max_accepted_ahead &&
+                    request_cancel_tag(ahead_tag(fd, *state, accept_ahead_kind))) {
+                    flush();  // enough taken: the listen backlog holds the rest
+                }
+            }
+        }
+        std::size_t delivered = serve_waiters(*state);
+        if (state->ahead && !state->ahead->waiters.empty() &&
+            !(receive ? state->ahead->receiving : state->ahead->accepting)) {
+            restart_waiters(fd, *state, receive, unsupported || result == -ENOBUFS);
+        }
+        return delivered;
+    }
+
+    std::size_t serve_waiters(FdState& state) noexcept {
+        std::size_t delivered = 0;
+        // complete() may run code that submits on this descriptor again: look afresh at
+        // every step.
+        while (state.ahead && !state.ahead->waiters.empty()) {
+            IoOperation& op = *state.ahead->waiters.front();
+            if (!serve_from_ahead(*state.ahead, op)) break;
+            state.ahead->waiters.pop_front();
+            delivered += complete(op, op.result);
+        }
+        return delivered;
+    }
+
+    /// The multishot request ended with operations still waiting: arm it again, or, when
+    /// it cannot help now (no free provided buffer, not supported), send them one-off.
+    void restart_waiters(int fd, FdState& state, bool receive, bool one_off) noexcept {
+        if (!one_off && arm_ahead(fd, state, receive)) return;
+        std::deque<IoOperation*> waiters;
+        waiters.swap(state.ahead->waiters);
+        for (IoOperation* op : waiters) {
+            op->backend_state &= static_cast<std::uint8_t>(~waits_ahead);
+            requeue(*op);
+        }
+    }
+
+    /// Ends taking ahead on a descriptor being forgotten: cancels its multishot requests,
+    /// gives back the buffers and closes the connections nobody received. Returns whether
+    /// cancels were queued.
+    bool drop_taken_ahead(int fd, FdState& state) noexcept {
+        bool cancels = false;
+        if (state.ahead) {
+            TakenAhead& ahead = *state.ahead;
+            if (ahead.receiving) {
+                cancels = request_cancel_tag(ahead_tag(fd, state, receive_ahead_kind)) || cancels;
+            }
+            if (ahead.accepting) {
+                cancels = request_cancel_tag(ahead_tag(fd, state, accept_ahead_kind)) || cancels;
+            }
+            for (const ReceivedChunk& chunk : ahead.received) {
+                if (chunk.buffer >= 0) buffers_.give_back(chunk.buffer);
+            }
+            for (const int accepted : ahead.accepted) {
+                if (accepted >= 0) ::close(accepted);
+            }
+            ahead.received.clear();
+            ahead.accepted.clear();
+        }
+        ++state.generation;
+        return cancels;
     }
 
     FdState* find(int fd) noexcept {
@@ -331,6 +711,23 @@ private:
                 case IoOpcode::write:
                     io_uring_prep_write(s, op.fd, op.buffer, length, static_cast<__u64>(-1));
                     break;
+                case IoOpcode::pread:
+                    io_uring_prep_read(s, op.fd, op.buffer, length, op.offset);
+                    break;
+                case IoOpcode::pwrite:
+                    io_uring_prep_write(s, op.fd, op.buffer, length, op.offset);
+                    break;
+                case IoOpcode::fsync:
+                    io_uring_prep_fsync(
+                        s, op.fd, op.flags == file_sync_data_only ? IORING_FSYNC_DATASYNC : 0);
+                    break;
+                case IoOpcode::openat:
+                    io_uring_prep_openat(s, AT_FDCWD, static_cast<const char*>(op.buffer), op.flags,
+                                         static_cast<mode_t>(op.length));
+                    break;
+                case IoOpcode::close:
+                    io_uring_prep_close(s, op.fd);
+                    break;
                 case IoOpcode::recv:
                     io_uring_prep_recv(s, op.fd, op.buffer, length, op.flags);
                     break;
@@ -354,14 +751,15 @@ private:
         io_uring_sqe_set_data64(s, reinterpret_cast<std::uintptr_t>(&op));
     }
 
-    /// Queues an ASYNC_CANCEL for `op`. Returns whether the caller must flush.
-    bool request_cancel(IoOperation& op) noexcept {
+    /// Queues an ASYNC_CANCEL for the request tagged `tag`. Returns whether the caller must
+    /// flush.
+    bool request_cancel_tag(std::uint64_t tag) noexcept {
         io_uring_sqe* sqe = get_sqe();
         if (sqe == nullptr) {
             // The kernel takes nothing now; the operation still completes on its own.
             return false;
         }
-        io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&op), 0);
+        io_uring_prep_cancel64(sqe, tag, 0);
         io_uring_sqe_set_data64(sqe, cancel_tag);
         return true;
     }
@@ -380,7 +778,7 @@ private:
         io_uring_cqe* cqe = nullptr;
         while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
             try {
-                collected_.push_back({io_uring_cqe_get_data64(cqe), cqe->res});
+                collected_.push_back({io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags});
             } catch (...) {
                 return;  // left in the ring for poll()
             }
@@ -398,14 +796,14 @@ private:
                 collected_.erase(collected_.begin() + static_cast<std::ptrdiff_t>(i));
                 continue;
             }
-            if (tag == wake_tag ||
+            if (!is_operation_tag(tag) ||
                 !chosen(*reinterpret_cast<IoOperation*>(static_cast<std::uintptr_t>(tag)))) {
                 ++i;
                 continue;
             }
-            const int result = collected_[i].result;
+            const Completion completion = collected_[i];
             collected_.erase(collected_.begin() + static_cast<std::ptrdiff_t>(i));
-            dispatch(tag, result);  // may complete, or (EAGAIN) queue the cancelled op again
+            dispatch(completion);  // may complete, or (EAGAIN) queue the cancelled op again
         }
     }
 
@@ -418,9 +816,7 @@ private:
         if (!collected_.empty()) {
             std::vector<Completion> earlier;
             earlier.swap(collected_);
-            for (const Completion& completion : earlier) {
-                delivered += dispatch(completion.tag, completion.result);
-            }
+            for (const Completion& completion : earlier) delivered += dispatch(completion);
         }
         for (;;) {
             const unsigned count = io_uring_peek_batch_cqe(&ring_, cqes, batch);
@@ -434,17 +830,19 @@ private:
             // Copy out and release the CQ slots first: completion callbacks may submit,
             // and the kernel may post into the freed slots meanwhile.
             for (unsigned i = 0; i < count; ++i) {
-                completions[i] = {io_uring_cqe_get_data64(cqes[i]), cqes[i]->res};
+                completions[i] = {io_uring_cqe_get_data64(cqes[i]), cqes[i]->res, cqes[i]->flags};
             }
             io_uring_cq_advance(&ring_, count);
             for (unsigned i = 0; i < count; ++i) {
-                delivered += dispatch(completions[i].tag, completions[i].result);
+                delivered += dispatch(completions[i]);
             }
         }
         return delivered;
     }
 
-    std::size_t dispatch(std::uint64_t tag, int result) noexcept {
+    std::size_t dispatch(const Completion& completion) noexcept {
+        const std::uint64_t tag = completion.tag;
+        int result = completion.result;
         if (tag == cancel_tag) return 0;
         if (tag == wake_tag) {
             std::uint64_t drained;
@@ -452,6 +850,7 @@ private:
             arm_wake();
             return 0;
         }
+        if (!is_operation_tag(tag)) return dispatch_taken_ahead(completion);
         IoOperation& op = *reinterpret_cast<IoOperation*>(static_cast<std::uintptr_t>(tag));
         const bool cancelled = (op.backend_state & cancel_requested) != 0;
         if ((op.backend_state & awaiting_readiness) != 0) {
@@ -469,7 +868,7 @@ private:
             return 0;
         }
         if (result == -EAGAIN && op.opcode != IoOpcode::poll_readable &&
-            op.opcode != IoOpcode::poll_writable) {
+            op.opcode != IoOpcode::poll_writable && !is_file_opcode(op.opcode)) {
             if (cancelled) return complete(op, -ECANCELED);
             op.backend_state |= awaiting_readiness;
             requeue(op);
@@ -490,11 +889,15 @@ private:
     }
 
     std::size_t complete(IoOperation& op, long result) noexcept {
-        if ((op.backend_state & detached) == 0) unlink(get_existing(op.fd), op);
+        op.result = result;
+        if ((op.backend_state & detached) == 0) {
+            FdState& state = op.opcode == IoOpcode::openat ? unbound_ : get_existing(op.fd);
+            unlink(state, op);
+            note_receive(state.receive_drained, op);
+        }
         op.backend_state = 0;
         op.in_flight = false;
         --pending_;
-        op.result = result;
         op.on_complete(op);
         return 1;
     }
@@ -502,13 +905,19 @@ private:
     FdState& get_existing(int fd) noexcept { return fds_[static_cast<std::size_t>(fd)]; }
 
     io_uring ring_{};
+    ProvidedBuffers buffers_;  // unmapped after the destructor's io_uring_queue_exit
     int wake_fd_ = -1;
     bool wake_armed_ = false;
     bool closing_ = false;
     std::deque<FdState> fds_;  // a deque: growing it keeps references to states valid
+    FdState unbound_;          // operations without a descriptor (openat)
     std::deque<IoOperation*> backlog_;
     std::vector<Completion> collected_;  // taken out of the ring by cancel()/forget_fd()
     std::size_t pending_ = 0;
+    std::size_t multishots_ = 0;  // multishot requests in the kernel, stale ones included
+    bool receive_ahead_enabled_ = true;
+    bool accept_ahead_enabled_ = true;
+    bool buffers_ready_ = false;  // provided buffers registered (done on first need)
 };
 
 }  // namespace
