@@ -74,6 +74,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -209,13 +210,26 @@ private:
 class UringBackend final : public Backend {
 public:
     UringBackend() {
+        // Completions are best run as deferred task work, in the loop's own io_uring_enter
+        // (DEFER_TASKRUN, 6.1+; it needs a single issuing thread, which a loop is); else at
+        // the next kernel entry without interrupting the loop (COOP_TASKRUN, 5.19+); else
+        // the kernel's default. The ring starts disabled so that the thread that runs the
+        // loop, not the one that built it, becomes its issuer (enable_once()).
+        static constexpr unsigned attempts[] = {
+            IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+                IORING_SETUP_R_DISABLED,
+            IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+            0,
+        };
         io_uring_params params{};
-        params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-        int rc = io_uring_queue_init_params(ring_entries, &ring_, &params);
-        if (rc == -EINVAL) {
+        int rc = -EINVAL;
+        for (const unsigned flags : attempts) {
             params = io_uring_params{};
+            params.flags = flags;
             rc = io_uring_queue_init_params(ring_entries, &ring_, &params);
+            if (rc != -EINVAL) break;
         }
+        disabled_ = rc >= 0 && (params.flags & IORING_SETUP_R_DISABLED) != 0;
         if (rc < 0) {
             throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
         }
@@ -266,6 +280,7 @@ public:
     }
 
     bool submit(IoOperation& op) override {
+        enable_once();
         if (closing_) {
             op.result = -ECANCELED;
             return true;
@@ -305,6 +320,7 @@ public:
     }
 
     void cancel(IoOperation& op) noexcept override {
+        enable_once();
         if (!op.in_flight || (op.backend_state & cancel_requested) != 0) return;
         op.backend_state |= cancel_requested;
         if ((op.backend_state & backlogged) != 0) {
@@ -329,6 +345,7 @@ public:
     // would take one SQE, but it matches by open file, so it would also cancel operations
     // on a dup() of the descriptor (a shared pipe, stdout).
     void forget_fd(int fd) noexcept override {
+        enable_once();
         FdState* state = find(fd);
         if (state == nullptr) return;
         state->receive_drained = false;  // the number may come back as a new socket
@@ -365,11 +382,12 @@ public:
     }
 
     std::size_t poll(Duration timeout) override {
+        enable_once();
         if (!wake_armed_) arm_wake();
         drain_backlog();
         int rc;
         if (timeout == Duration::zero() || !backlog_.empty() || !collected_.empty()) {
-            rc = io_uring_submit(&ring_);
+            rc = io_uring_submit_and_get_events(&ring_);
         } else if (timeout < Duration::zero()) {
             rc = io_uring_submit_and_wait(&ring_, 1);
         } else {
@@ -661,7 +679,17 @@ private:
         return sqe;
     }
 
-    void flush() noexcept { io_uring_submit(&ring_); }
+    // With DEFER_TASKRUN, completions are posted only when the issuer asks for events:
+    // a flush for cancel() and forget_fd() does, so that what the kernel did at once is seen.
+    void flush() noexcept { io_uring_submit_and_get_events(&ring_); }
+
+    /// Makes the calling thread the ring's issuer, on its first use (see the constructor).
+    void enable_once() noexcept {
+        if (!disabled_) return;
+        disabled_ = false;
+        // liburing 2.3 declares io_uring_enable_rings() but does not export it.
+        ::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+    }
 
     void queue(IoOperation& op) {
         if (!backlog_.empty()) {
@@ -909,6 +937,7 @@ private:
     int wake_fd_ = -1;
     bool wake_armed_ = false;
     bool closing_ = false;
+    bool disabled_ = false;  // created with R_DISABLED and not enabled yet
     std::deque<FdState> fds_;  // a deque: growing it keeps references to states valid
     FdState unbound_;          // operations without a descriptor (openat)
     std::deque<IoOperation*> backlog_;
