@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -344,6 +345,42 @@ ASYNCIO_TEST(File, ManyReadsAtOffsetsRunTogetherAndEachGetsItsBytes) {
         EXPECT_EQ(co_await reads[i], piece);
         EXPECT_TRUE(buffers[i] == data.substr(i * piece, piece)) << "piece " << i;
     }
+}
+
+asyncio::Task<> count_steps_until(const bool& done, int& steps) {
+    while (!done) {
+        ++steps;
+        co_await asyncio::sleep(0ms);
+    }
+}
+
+ASYNCIO_TEST(File, ReadingALargeCachedFileLetsOtherTasksRun) {
+    // On epoll a read of cached data completes on the loop thread (preadv2 RWF_NOWAIT);
+    // it must still yield between chunks like a read through the ring or a thread does.
+    TempDir dir;
+    const std::string data = pattern_bytes(8u << 20);
+    put(dir / "f", data);
+    File file = co_await open_file(dir / "f");
+    bool done = false;
+    int steps = 0;
+    auto counter = create_task(count_steps_until(done, steps));
+    const std::string read = co_await file.read();
+    done = true;
+    co_await counter;
+    EXPECT_TRUE(read == data);
+    EXPECT_GT(steps, 1);
+}
+
+ASYNCIO_TEST(File, AFileOutOfThePageCacheReadsTheSameBytes) {
+    // Evicted pages make the loop-thread attempt say EAGAIN on epoll: the thread pool reads.
+    TempDir dir;
+    const std::string data = pattern_bytes(2u << 20);
+    put(dir / "f", data);
+    File file = co_await open_file(dir / "f");
+    CO_ASSERT_EQ(::fdatasync(file.fd()), 0);
+    CO_ASSERT_EQ(::posix_fadvise(file.fd(), 0, 0, POSIX_FADV_DONTNEED), 0);
+    const std::string read = co_await file.read();
+    EXPECT_TRUE(read == data);
 }
 
 ASYNCIO_TEST(File, ACancelledReadPutsThePositionBack) {
