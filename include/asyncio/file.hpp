@@ -47,7 +47,9 @@ struct OpenOptions {
 ///
 /// On the io_uring backend open, reads, writes, syncs and close go through the ring; on
 /// epoll, and for size() and truncate() on both, the system call runs on the loop's thread
-/// pool (as to_thread() would), since a regular file is never "not ready" to epoll.
+/// pool (as to_thread() would), since a regular file is never "not ready" to epoll; a read
+/// of data already in the page cache is done by the loop thread itself. Every operation is
+/// a suspension point either way.
 ///
 /// read() and write() use and advance the file's own position (tell(), seek()); read_at()
 /// and write_at() take an offset and leave the position alone, so several tasks may use
