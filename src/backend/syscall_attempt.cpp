@@ -89,4 +89,10 @@ long attempt_syscall(IoOperation& op) noexcept {
     }
 }
 
+long start_connect(const IoOperation& op) noexcept {
+    if (::connect(op.fd, op.address, op.address_length) == 0) return 0;
+    // EINTR: the connection goes on in the background, as after EINPROGRESS.
+    return errno == EINTR ? -EINPROGRESS : -errno;
+}
+
 }  // namespace asyncio::detail

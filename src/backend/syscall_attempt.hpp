@@ -16,6 +16,10 @@ bool is_write_side(IoOpcode opcode) noexcept;
 /// outcome kept in SO_ERROR (it is retried after EINPROGRESS).
 long attempt_syscall(IoOperation& op) noexcept;
 
+/// Starts a connect(2): 0 when connected at once, -EINPROGRESS when the outcome must be
+/// waited for (writability, then SO_ERROR), another -errno when it failed.
+long start_connect(const IoOperation& op) noexcept;
+
 /// Tracks whether a socket's receive queue was left empty: a recv that returned fewer bytes
 /// than asked took everything there was, so the next recv would almost surely be EAGAIN.
 /// Backends then skip that attempt and wait at once, which saves one system call per

@@ -75,6 +75,22 @@ struct SocketPair {
     }
 };
 
+/// A non-blocking TCP listener on 127.0.0.1, on a port of the kernel's choosing. The test
+/// closes `fd` itself (after forget_fd), so that it can count descriptors afterwards.
+struct LoopbackListener {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    bool listening = false;
+    LoopbackListener() {
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t size = sizeof address;
+        listening = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0 &&
+                    ::listen(fd, 64) == 0;
+    }
+};
+
 /// Polls until `done` holds, for at most a few seconds of real time.
 template <class Done>
 bool poll_until(Backend& backend, Done done) {
@@ -252,14 +268,10 @@ TEST(UringBackend, ForgetFdCancelsEveryOperationOfTheDescriptorOnly) {
 TEST(UringBackend, LateAcceptAfterCancelHandsOverItsDescriptor) {
     ASYNCIO_URING_OR_SKIP(backend);
     const std::size_t baseline = asyncio::testing::open_fd_count();
-    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    socklen_t size = sizeof address;
-    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
-    ASSERT_EQ(::listen(listener, 64), 0);
+    const LoopbackListener loopback;
+    ASSERT_TRUE(loopback.listening);
+    const int listener = loopback.fd;
+    sockaddr_in address = loopback.address;
     int accepted = 0;
     for (int i = 0; i < 300; ++i) {
         CountedOp accept(IoOpcode::accept, listener);
@@ -491,14 +503,10 @@ TEST(UringBackend, DatagramSocketsAreNotTakenAhead) {
 TEST(UringBackend, ExclusiveAcceptTakesConnectionsAheadAndForgetClosesTheUnclaimed) {
     ASYNCIO_URING_OR_SKIP(backend);
     const std::size_t baseline = asyncio::testing::open_fd_count();
-    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    socklen_t size = sizeof address;
-    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
-    ASSERT_EQ(::listen(listener, 64), 0);
+    const LoopbackListener loopback;
+    ASSERT_TRUE(loopback.listening);
+    const int listener = loopback.fd;
+    sockaddr_in address = loopback.address;
 
     sockaddr_in peer{};
     CountedOp first(IoOpcode::accept, listener);

@@ -101,14 +101,8 @@ public:
             return true;
         }
         if (op.opcode == IoOpcode::connect) {
-            if (::connect(op.fd, op.address, op.address_length) == 0) {
-                op.result = 0;
-                return true;
-            }
-            if (errno != EINPROGRESS && errno != EINTR) {
-                op.result = -errno;
-                return true;
-            }
+            op.result = start_connect(op);
+            if (op.result != -EINPROGRESS) return true;
         } else if (op.opcode != IoOpcode::poll_readable && op.opcode != IoOpcode::poll_writable) {
             FdState* state = find(op.fd);
             // Keep FIFO order: only try at once when nobody else waits on this side.

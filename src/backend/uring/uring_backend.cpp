@@ -293,14 +293,8 @@ public:
         FdState& state = op.opcode == IoOpcode::openat ? unbound_ : get(op.fd);
         if (op.exclusive && may_take_ahead(state, op)) return submit_taking_ahead(state, op);
         if (op.opcode == IoOpcode::connect) {
-            if (::connect(op.fd, op.address, op.address_length) == 0) {
-                op.result = 0;
-                return true;
-            }
-            if (errno != EINPROGRESS && errno != EINTR) {
-                op.result = -errno;
-                return true;
-            }
+            op.result = start_connect(op);
+            if (op.result != -EINPROGRESS) return true;
             op.backend_state = awaiting_readiness;
         } else if (op.opcode != IoOpcode::poll_readable && op.opcode != IoOpcode::poll_writable &&
                    !is_file_opcode(op.opcode) && state.side(op.opcode) == 0 &&
