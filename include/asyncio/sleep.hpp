@@ -11,14 +11,12 @@ namespace asyncio {
 namespace detail {
 
 /// What sleep() returns: a timer in the loop's heap while the task waits. Lives in the
-/// awaiting coroutine's frame, so a sleep allocates nothing. Kept small (a million sleeping
-/// tasks are a million of these): the flags fill the padding of TimerNode, and the delay
-/// waits in `deadline` until the timer is armed.
-class [[nodiscard]] SleepAwaiter : private ActionItem, private TimerNode {
+/// awaiting coroutine's frame, so a sleep allocates nothing. Kept to 48 bytes (a million
+/// sleeping tasks are a million of these): the delay waits in `deadline` until the timer
+/// is armed, and the timer's `fire` pointer is also the sleep's state (see task.cpp).
+class [[nodiscard]] SleepAwaiter : private TimerNode {
 public:
-    explicit SleepAwaiter(Duration delay) noexcept : ActionItem(&SleepAwaiter::on_due) {
-        deadline = TimePoint(delay);
-    }
+    explicit SleepAwaiter(Duration delay) noexcept { deadline = TimePoint(delay); }
     SleepAwaiter(const SleepAwaiter&) = delete;
     SleepAwaiter& operator=(const SleepAwaiter&) = delete;
     ~SleepAwaiter() {
@@ -28,17 +26,16 @@ public:
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> awaiting);
     void await_resume() {
-        if (cancelled_) task_->throw_cancelled();
+        if (fire == &SleepAwaiter::cancelled) task_->throw_cancelled();
         task_->throw_if_cancel_pending();
     }
 
 private:
     static void on_deadline(TimerNode& node) noexcept;
-    static void on_due(ActionItem& action) noexcept;
+    static void on_due(TimerNode& node) noexcept;
+    static void cancelled(TimerNode& node) noexcept;
     static bool on_cancel(void* self) noexcept;
 
-    bool cancelled_ = false;
-    bool woken_ = false;
     TaskPromiseBase* task_ = nullptr;
 };
 

@@ -239,8 +239,10 @@ bool LookupAwaiter::await_suspend(std::coroutine_handle<> awaiting) {
     start();
     if (done_) return false;  // answered inside the call: /etc/hosts, a malformed name...
     suspended_ = true;
-    task.suspend(awaiting, CancelHook{&LookupAwaiter::on_cancel, this},
-                 AwaitTarget{AwaitKind::other, this, -1});
+    static constexpr AwaitPoint point{&LookupAwaiter::on_cancel, [](const void* self) noexcept {
+        return AwaitTarget{AwaitKind::other, self, -1};
+    }};
+    task.suspend(awaiting, point, this);
     return true;
 }
 

@@ -15,8 +15,10 @@ void BlockingCall::await_suspend(std::coroutine_handle<> awaiting) {
     done_.emplace(loop.run_in_executor([this]() noexcept { result_ = function_(context_); }));
     task_ = &task;
     done_->add_done_callback([this](const Future<void>&) { task_->wake(); });
-    task.suspend(awaiting, CancelHook{&BlockingCall::on_cancel, this},
-                 AwaitTarget{AwaitKind::io, nullptr, fd_});
+    static constexpr AwaitPoint point{&BlockingCall::on_cancel, [](const void* self) noexcept {
+        return AwaitTarget{AwaitKind::io, nullptr, static_cast<const BlockingCall*>(self)->fd_};
+    }};
+    task.suspend(awaiting, point, this);
 }
 
 long BlockingCall::await_resume() {

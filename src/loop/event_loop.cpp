@@ -119,6 +119,7 @@ namespace asyncio {
 using detail::CallbackBase;
 using detail::ReadyItem;
 using detail::TaskPromiseBase;
+using detail::TimerNode;
 
 // ---- handles ----
 
@@ -296,9 +297,9 @@ void EventLoop::Impl::run_ready(ReadyItem& item) noexcept {
         loop.current_task_ = nullptr;
         return;
     }
-    if (item.ready_kind_ == ReadyItem::Kind::action) {
-        auto& action = static_cast<detail::ActionItem&>(item);
-        action.run_action(action);
+    if (item.ready_kind_ == ReadyItem::Kind::timer) {
+        TimerNode& timer = TimerNode::from_due(item);
+        timer.fire(timer);
         return;
     }
     auto& callback = static_cast<CallbackBase&>(item);
@@ -315,7 +316,7 @@ void EventLoop::Impl::run_ready(ReadyItem& item) noexcept {
 
 void EventLoop::Impl::run_timed(ReadyItem& item) noexcept {
     // Debug mode: hold the task so it can still be named after a step that finished it.
-    if (item.ready_kind_ == ReadyItem::Kind::action) {
+    if (item.ready_kind_ == ReadyItem::Kind::timer) {
         run_ready(item);  // a timer's bookkeeping: nothing user-visible to time
         return;
     }

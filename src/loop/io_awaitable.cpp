@@ -39,8 +39,10 @@ bool IoAwaitable::await_suspend(std::coroutine_handle<> awaiting) {
     task_ = &task;
     backend_ = &backend;
     task.loop()->begin_external_work();
-    task.suspend(awaiting, CancelHook{&IoAwaitable::on_cancel, this},
-                 AwaitTarget{AwaitKind::io, nullptr, fd});
+    static constexpr AwaitPoint point{&IoAwaitable::on_cancel, [](const void* self) noexcept {
+        return AwaitTarget{AwaitKind::io, nullptr, static_cast<const IoAwaitable*>(self)->fd};
+    }};
+    task.suspend(awaiting, point, this);
     return true;
 }
 

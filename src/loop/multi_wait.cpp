@@ -20,8 +20,7 @@ struct RetrieveWhenDone : WaiterNode {
 
 MultiWait::MultiWait(std::vector<FutureStateBase*> children, WakeWhen wake_when,
                      bool gather_semantics)
-    : ActionItem(&MultiWait::on_due),
-      children_(std::move(children)),
+    : children_(std::move(children)),
       nodes_(children_.size()),
       wake_when_(wake_when),
       cancel_children_(gather_semantics) {
@@ -83,8 +82,10 @@ void MultiWait::await_suspend(std::coroutine_handle<> awaiting) {
         deadline = deadline_;
         task_->loop()->add_timer(*this);
     }
-    task_->suspend(awaiting, CancelHook{&MultiWait::on_cancel, this},
-                   AwaitTarget{AwaitKind::gather, this, -1});
+    static constexpr AwaitPoint point{&MultiWait::on_cancel, [](const void* self) noexcept {
+        return AwaitTarget{AwaitKind::gather, self, -1};
+    }};
+    task_->suspend(awaiting, point, this);
 }
 
 void MultiWait::wake() noexcept {
@@ -109,12 +110,11 @@ void MultiWait::on_child_done(WaiterNode& node, FutureStateBase&) noexcept {
 }
 
 void MultiWait::on_deadline(TimerNode& node) noexcept {
-    // Through the ready queue, like every expired timer (see ActionItem).
-    auto& wait = static_cast<MultiWait&>(node);
-    wait.task_->loop()->schedule(static_cast<ActionItem&>(wait));
+    // Through the ready queue, like every expired timer (see TimerNode::act_soon).
+    node.act_soon(*static_cast<MultiWait&>(node).task_->loop(), &MultiWait::on_due);
 }
 
-void MultiWait::on_due(ActionItem& action) noexcept { static_cast<MultiWait&>(action).wake(); }
+void MultiWait::on_due(TimerNode& node) noexcept { static_cast<MultiWait&>(node).wake(); }
 
 bool MultiWait::on_cancel(void* self) noexcept {
     auto& wait = *static_cast<MultiWait*>(self);
@@ -191,8 +191,10 @@ void CompletionQueue::suspend(std::coroutine_handle<> awaiting) {
     TaskPromiseBase& task = require_current_task("as_completed().next()");
     if (waiting_ != nullptr) throw RuntimeError("as_completed(): next() is already awaited");
     waiting_ = &task;
-    task.suspend(awaiting, CancelHook{&CompletionQueue::on_cancel, this},
-                 AwaitTarget{AwaitKind::completion, this, -1});
+    static constexpr AwaitPoint point{&CompletionQueue::on_cancel, [](const void* self) noexcept {
+        return AwaitTarget{AwaitKind::completion, self, -1};
+    }};
+    task.suspend(awaiting, point, this);
 }
 
 std::size_t CompletionQueue::take() {

@@ -64,8 +64,8 @@ bool TaskPromiseBase::cancel(std::string_view message) {
         if (!extras_) extras_ = std::make_unique<TaskExtras>();
         extras_->cancel_message = std::string(message);
     }
-    const CancelHook hook = cancel_hook_;
-    if (hook.fn != nullptr && hook.fn(hook.context)) return true;
+    const AwaitPoint* point = await_point_;
+    if (point != nullptr && point->cancel != nullptr && point->cancel(awaiter_)) return true;
     must_cancel_ = true;
     return true;
 }
@@ -107,7 +107,7 @@ void TaskPromiseBase::start_as_task(LoopCore& loop, std::string&& name, Creation
 }
 
 void TaskPromiseBase::complete_task() noexcept {
-    cancel_hook_ = {};
+    await_point_ = nullptr;
     loop_->unregister_task(*this);
     if (must_cancel_ && !exception_) {
         // A cancellation no await point took (the task cancelled itself, or an I/O result
@@ -156,13 +156,14 @@ void StateAwaiterBase::await_suspend(std::coroutine_handle<> awaiting) {
     task_ = &task;
     on_done = &StateAwaiterBase::on_target_done;
     target_->add_waiter(*this);
-    const bool is_task = dynamic_cast<TaskPromiseBase*>(target_) != nullptr;
-    task.suspend(
-        awaiting, CancelHook{&StateAwaiterBase::on_cancel, this},
-        AwaitTarget{
-            is_task ? AwaitKind::task : AwaitKind::future,
-            is_task ? static_cast<const void*>(static_cast<TaskPromiseBase*>(target_)) : target_,
-            -1});
+    static constexpr AwaitPoint point{
+        &StateAwaiterBase::on_cancel, [](const void* self) noexcept {
+            FutureStateBase* target = static_cast<const StateAwaiterBase*>(self)->target_;
+            auto* awaited_task = dynamic_cast<TaskPromiseBase*>(target);
+            if (awaited_task != nullptr) return AwaitTarget{AwaitKind::task, awaited_task, -1};
+            return AwaitTarget{AwaitKind::future, target, -1};
+        }};
+    task.suspend(awaiting, point, this);
 }
 
 void StateAwaiterBase::on_target_done(WaiterNode& self, FutureStateBase&) noexcept {
@@ -192,7 +193,7 @@ void SleepAwaiter::await_suspend(std::coroutine_handle<> awaiting) {
     const Duration delay = deadline.time_since_epoch();
     if (delay <= Duration::zero()) {
         // A bare yield, as Python's sleep(0): a pending cancel is delivered on resume.
-        task.suspend(awaiting, CancelHook{});
+        task.suspend(awaiting);
         task.wake();
         return;
     }
@@ -200,30 +201,40 @@ void SleepAwaiter::await_suspend(std::coroutine_handle<> awaiting) {
     deadline = loop.now() + delay;
     fire = &SleepAwaiter::on_deadline;
     loop.add_timer(*this);
-    task.suspend(awaiting, CancelHook{&SleepAwaiter::on_cancel, this},
-                 AwaitTarget{AwaitKind::sleep, static_cast<const TimerNode*>(this), -1});
+    static constexpr AwaitPoint point{&SleepAwaiter::on_cancel, [](const void* self) noexcept {
+        // The graph reads the deadline through the TimerNode.
+        const TimerNode& timer = *static_cast<const SleepAwaiter*>(self);
+        return AwaitTarget{AwaitKind::sleep, &timer, -1};
+    }};
+    task.suspend(awaiting, point, this);
 }
+
+// The sleep's state is its `fire` pointer:
+//   nullptr      not armed yet, or woken by its deadline (the task is queued to resume);
+//   on_deadline  armed, in the loop's timers;
+//   on_due       the deadline passed, the wake-up waits in the ready queue (act_soon);
+//   cancelled    cancel() woke the task; a queued on_due step does nothing.
 
 void SleepAwaiter::on_deadline(TimerNode& node) noexcept {
-    auto& sleeper = static_cast<SleepAwaiter&>(node);
-    sleeper.task_->loop()->schedule(static_cast<ActionItem&>(sleeper));
+    node.act_soon(*static_cast<SleepAwaiter&>(node).task_->loop(), &SleepAwaiter::on_due);
 }
 
-void SleepAwaiter::on_due(ActionItem& action) noexcept {
-    auto& sleeper = static_cast<SleepAwaiter&>(action);
-    // A cancel() earlier in this batch already woke the task (CPython:
-    // _set_result_unless_cancelled). The frame is alive: the task resumes next iteration.
-    if (sleeper.woken_) return;
-    sleeper.woken_ = true;
+void SleepAwaiter::on_due(TimerNode& node) noexcept {
+    auto& sleeper = static_cast<SleepAwaiter&>(node);
+    sleeper.fire = nullptr;
     sleeper.task_->wake();
+}
+
+void SleepAwaiter::cancelled(TimerNode&) noexcept {
+    // A cancel() earlier in this batch already woke the task (CPython:
+    // _set_result_unless_cancelled). The frame is alive: the task resumes after this step.
 }
 
 bool SleepAwaiter::on_cancel(void* self) noexcept {
     auto& sleeper = *static_cast<SleepAwaiter*>(self);
-    if (sleeper.woken_) return false;
+    if (sleeper.fire == nullptr || sleeper.fire == &SleepAwaiter::cancelled) return false;
     if (sleeper.scheduled()) sleeper.task_->loop()->remove_timer(sleeper);
-    sleeper.cancelled_ = true;
-    sleeper.woken_ = true;
+    sleeper.fire = &SleepAwaiter::cancelled;
     sleeper.task_->wake();
     return true;
 }

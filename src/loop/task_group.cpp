@@ -29,8 +29,12 @@ public:
         detail::TaskPromiseBase& task = detail::require_current_task("TaskGroup");
         group_.joining_ = &task;
         group_.joining_wake_pending_ = false;
-        task.suspend(awaiting, detail::CancelHook{&AllDone::on_cancel, this},
-                     detail::AwaitTarget{detail::AwaitKind::task_group, &group_, -1});
+        static constexpr detail::AwaitPoint point{
+            &AllDone::on_cancel, [](const void* self) noexcept {
+                return detail::AwaitTarget{detail::AwaitKind::task_group,
+                                           &static_cast<const AllDone*>(self)->group_, -1};
+            }};
+        task.suspend(awaiting, point, this);
     }
     void await_resume() {
         detail::TaskPromiseBase* task = group_.joining_;

@@ -38,9 +38,9 @@ public:
         node.sequence = ++sequence_;
         if (list_tail_ == nullptr || node.deadline >= list_tail_->deadline) {
             node.heap_index = TimerNode::in_order_list;
-            node.prev_in_order = list_tail_;
-            node.next_in_order = nullptr;
-            (list_tail_ != nullptr ? list_tail_->next_in_order : list_head_) = &node;
+            node.in_order.prev = list_tail_;
+            node.in_order.next = nullptr;
+            (list_tail_ != nullptr ? list_tail_->in_order.next : list_head_) = &node;
             list_tail_ = &node;
             ++list_size_;
             return;
@@ -51,11 +51,11 @@ public:
 
     void remove(TimerNode& node) noexcept {
         if (node.heap_index == TimerNode::in_order_list) {
-            (node.prev_in_order != nullptr ? node.prev_in_order->next_in_order : list_head_) =
-                node.next_in_order;
-            (node.next_in_order != nullptr ? node.next_in_order->prev_in_order : list_tail_) =
-                node.prev_in_order;
-            node.prev_in_order = node.next_in_order = nullptr;
+            (node.in_order.prev != nullptr ? node.in_order.prev->in_order.next : list_head_) =
+                node.in_order.next;
+            (node.in_order.next != nullptr ? node.in_order.next->in_order.prev : list_tail_) =
+                node.in_order.prev;
+            node.in_order.prev = node.in_order.next = nullptr;
             node.heap_index = TimerNode::not_scheduled;
             --list_size_;
             return;
@@ -83,6 +83,9 @@ public:
         return node;
     }
 
+    /// Tests: the sequence number the next push takes, to cross the 32-bit wrap.
+    void restart_sequence_at(std::uint32_t next) noexcept { sequence_ = next - 1; }
+
     /// Unschedules every node without firing it (loop close).
     void clear() noexcept {
         for (auto& entry : entries_) entry.node->heap_index = TimerNode::not_scheduled;
@@ -99,12 +102,16 @@ private:
 
     static bool earlier(const TimerNode& a, const TimerNode& b) noexcept {
         if (a.deadline != b.deadline) return a.deadline < b.deadline;
-        return a.sequence < b.sequence;
+        return scheduled_before(a.sequence, b.sequence);
+    }
+    // Serial-number order of the 32-bit sequences (see TimerNode::sequence).
+    static bool scheduled_before(std::uint32_t a, std::uint32_t b) noexcept {
+        return static_cast<std::int32_t>(a - b) < 0;
     }
     static std::size_t parent(std::size_t index) noexcept { return (index - 1) / arity; }
     static bool less(const Entry& a, const Entry& b) noexcept {
         if (a.deadline != b.deadline) return a.deadline < b.deadline;
-        return a.node->sequence < b.node->sequence;
+        return scheduled_before(a.node->sequence, b.node->sequence);
     }
     void place(std::size_t index, const Entry& entry) noexcept {
         entries_[index] = entry;
@@ -142,7 +149,7 @@ private:
     TimerNode* list_head_ = nullptr;
     TimerNode* list_tail_ = nullptr;
     std::size_t list_size_ = 0;
-    std::uint64_t sequence_ = 0;
+    std::uint32_t sequence_ = 0;
 };
 
 }  // namespace asyncio::detail

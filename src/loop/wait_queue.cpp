@@ -49,8 +49,11 @@ void WaitQueue::Waiter::await_suspend(std::coroutine_handle<> awaiting) {
     TaskPromiseBase& task = require_current_task("waiting on a synchronization primitive");
     task_ = &task;
     queue_->push(*this);
-    task.suspend(awaiting, CancelHook{&Waiter::on_cancel, this},
-                 AwaitTarget{queue_->kind_, queue_->owner_, -1});
+    static constexpr AwaitPoint point{&Waiter::on_cancel, [](const void* self) noexcept {
+        const WaitQueue& queue = *static_cast<const Waiter*>(self)->queue_;
+        return AwaitTarget{queue.kind_, queue.owner_, -1};
+    }};
+    task.suspend(awaiting, point, this);
 }
 
 bool WaitQueue::Waiter::on_cancel(void* self) noexcept {

@@ -6,6 +6,7 @@
 #include "support/asyncio_test.hpp"
 #include "support/co_assert.hpp"
 #include <asyncio/future.hpp>
+#include <asyncio/shield.hpp>
 
 using namespace std::chrono_literals;
 
@@ -233,6 +234,34 @@ ASYNCIO_TEST(Future, WaitersWakeInTheOrderTheyStartedWaiting) {
     future.set_result();
     for (auto& task : tasks) co_await task;
     EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+ASYNCIO_TEST(Future, WaitersThatLeaveFromTheFrontMiddleAndEndKeepTheOthersInOrder) {
+    // A task cancelled in shield(future) stops waiting and leaves the future pending: its
+    // waiter is unlinked wherever it is in the list (the state keeps only the list's head).
+    asyncio::Future<void> future;
+    std::vector<int> order;
+    auto waiter = [&](int id) -> asyncio::Task<> {
+        co_await asyncio::shield(future);
+        order.push_back(id);
+    };
+    std::vector<asyncio::TaskHandle<>> tasks;
+    for (int i = 0; i < 5; ++i) tasks.push_back(asyncio::create_task(waiter(i)));
+    co_await asyncio::sleep(0s);
+    for (int leaving : {0, 2, 4}) tasks[static_cast<std::size_t>(leaving)].cancel();
+    co_await asyncio::sleep(0s);
+    tasks.push_back(asyncio::create_task(waiter(5)));  // joins after the new last one
+    co_await asyncio::sleep(0s);
+    EXPECT_FALSE(future.done());
+    future.set_result();
+    for (auto& task : tasks) {
+        try {
+            co_await task;
+        } catch (const asyncio::CancelledError&) {
+        }
+    }
+    EXPECT_EQ(order, (std::vector<int>{1, 3, 5}));
+    for (int left : {0, 2, 4}) EXPECT_TRUE(tasks[static_cast<std::size_t>(left)].cancelled());
 }
 
 ASYNCIO_TEST(Future, AwaitOfADoneFutureDoesNotSuspend) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <new>
 #include <string>
 #include <thread>
 
@@ -14,6 +15,7 @@ class EventLoop;
 
 namespace asyncio::detail {
 
+class LoopCore;
 class TaskPromiseBase;
 
 /// Where a task or callback was created, for debug reports.
@@ -29,44 +31,61 @@ struct CreationSite {
     }
 };
 
-/// An entry of the loop's ready queue: either a task to step or a callback handle to run.
-/// The link lives in the entry itself, so scheduling never allocates.
+/// An entry of the loop's ready queue: a task to step, a callback handle to run, or an
+/// expired timer's step (see TimerNode::act_soon). The link lives in the entry itself, so
+/// scheduling never allocates.
 struct ReadyItem {
-    enum class Kind : std::uint8_t { task, callback, action };
+    enum class Kind : std::uint8_t { task, callback, timer };
     explicit ReadyItem(Kind kind) noexcept : ready_kind_(kind) {}
 
     ReadyItem* next_ready_ = nullptr;
     Kind ready_kind_;
 };
 
-/// A step the loop runs in its batch on behalf of an object that outlives the batch
-/// (e.g. a sleep's deadline): no allocation, no reference count.
-///
-/// Expired timers act through the ready queue rather than at once, as CPython's timer
-/// handles do: a task woken by its deadline resumes in the next iteration, after the
-/// callbacks due at the same time.
-struct ActionItem : ReadyItem {
-    explicit ActionItem(void (*run)(ActionItem&) noexcept) noexcept
-        : ReadyItem(Kind::action), run_action(run) {}
-    void (*run_action)(ActionItem& self) noexcept;
-};
-
 /// A timer of the loop (see TimerHeap). The owner keeps the node alive while it is
 /// scheduled; the node records where it is so that cancelling it is O(1) or O(log n).
+///
+/// 40 bytes, because a sleeping task carries one: the in-order links are dead once the
+/// timer has fired, and act_soon() puts the ready-queue entry in their place.
 struct TimerNode {
     static constexpr std::uint32_t not_scheduled = UINT32_MAX;
     static constexpr std::uint32_t in_order_list = UINT32_MAX - 1;
 
+    struct InOrderLinks {
+        TimerNode* prev = nullptr;
+        TimerNode* next = nullptr;
+    };
+
+    TimerNode() noexcept {}  // NOLINT: the union's first member has its initializer
+
     TimePoint deadline{};
-    std::uint64_t sequence = 0;  // ties on the deadline fire in scheduling order
-    void (*fire)(TimerNode&) = nullptr;
-    TimerNode* prev_in_order = nullptr;  // links of the in-order list
-    TimerNode* next_in_order = nullptr;
-    // A heap position, in_order_list or not_scheduled. Last: a derived class may use the
-    // padding after it.
-    std::uint32_t heap_index = not_scheduled;
+    // Called when the deadline passes (the node is no longer scheduled then), and again
+    // from the ready queue after act_soon().
+    void (*fire)(TimerNode&) noexcept = nullptr;
+    union {
+        InOrderLinks in_order{};  // while in the in-order list
+        ReadyItem due;            // after act_soon(), until the loop runs it
+    };
+    // Ties on the deadline fire in scheduling order. 32 bits, compared as serial numbers
+    // (RFC 1982): correct while the timers sharing one deadline span fewer than 2^31
+    // schedulings.
+    std::uint32_t sequence = 0;
+    std::uint32_t heap_index = not_scheduled;  // a heap position, in_order_list or not_scheduled
 
     bool scheduled() const noexcept { return heap_index != not_scheduled; }
+
+    /// From `fire`, when the deadline passed: runs `step` (set as the new `fire`) from the
+    /// loop's ready queue, after the callbacks that are already due. Expired timers act
+    /// through the ready queue rather than at once, as CPython's timer handles do: a task
+    /// woken by its deadline resumes in the next iteration. The owner must stay alive until
+    /// `step` ran; to call it off, it points `fire` at a function that does nothing.
+    void act_soon(LoopCore& loop, void (*step)(TimerNode&) noexcept) noexcept;
+
+    /// The node whose `due` entry this is.
+    static TimerNode& from_due(ReadyItem& item) noexcept {
+        return *reinterpret_cast<TimerNode*>(reinterpret_cast<char*>(&item) -
+                                             offsetof(TimerNode, due));
+    }
 };
 
 /// The part of the event loop that coroutine templates touch on their hot paths: the ready
@@ -139,6 +158,12 @@ protected:
     std::uint64_t task_counter_ = 0;
     TaskPromiseBase* tasks_head_ = nullptr;
 };
+
+inline void TimerNode::act_soon(LoopCore& loop, void (*step)(TimerNode&) noexcept) noexcept {
+    fire = step;
+    ::new (static_cast<void*>(&due)) ReadyItem(ReadyItem::Kind::timer);
+    loop.schedule(due);
+}
 
 /// The loop running in this thread, or nullptr.
 extern constinit thread_local LoopCore* running_loop;

@@ -11,7 +11,7 @@ namespace asyncio::detail {
 /// Waits for several futures or tasks at once, for gather() and wait(). The awaiting task
 /// is woken once, when the condition is met, the deadline passes, or (gather) the first
 /// child fails. Embedded in the awaiter, so it lives in the awaiting coroutine's frame.
-class MultiWait : private TimerNode, private ActionItem {
+class MultiWait : private TimerNode {
 public:
     enum class WakeWhen { all_done, first_done, first_failure };
 
@@ -61,7 +61,7 @@ private:
     static void on_child_done(WaiterNode& node, FutureStateBase& state) noexcept;
     bool failed(const FutureStateBase& child) const noexcept;
     static void on_deadline(TimerNode& node) noexcept;
-    static void on_due(ActionItem& action) noexcept;
+    static void on_due(TimerNode& node) noexcept;
     static bool on_cancel(void* self) noexcept;
 
     std::vector<FutureStateBase*> children_;

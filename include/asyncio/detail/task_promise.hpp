@@ -20,15 +20,6 @@ class Task;
 
 namespace asyncio::detail {
 
-/// What a suspended task calls when someone cancels it: the awaitable it is suspended on
-/// gets the chance to abort the wait (CPython: `self._fut_waiter.cancel()`). Returns true
-/// when the awaitable took the cancellation over (it will wake the task itself); false
-/// makes the task remember the request and throw CancelledError when it next resumes.
-struct CancelHook {
-    bool (*fn)(void* context) noexcept = nullptr;
-    void* context = nullptr;
-};
-
 /// What a suspended task is waiting for, for introspection (all_tasks(), the call graph).
 enum class AwaitKind : std::uint8_t {
     nothing,     // running or queued
@@ -54,6 +45,21 @@ struct AwaitTarget {
     int fd = -1;
 };
 
+/// A kind of awaitable a task can suspend in, described once per awaitable type (a static
+/// constant). The suspended task keeps a pointer to it and the awaitable's address: 16
+/// bytes for both the cancellation hook and what introspection needs.
+struct AwaitPoint {
+    /// Called when someone cancels the suspended task: the awaitable gets the chance to
+    /// abort the wait (CPython: `self._fut_waiter.cancel()`). Returns true when it took the
+    /// cancellation over (it will wake the task itself); false makes the task remember the
+    /// request and throw CancelledError when it next resumes. nullptr: the wait cannot be
+    /// cut short.
+    bool (*cancel)(void* awaiter) noexcept = nullptr;
+    /// What the task waits for (all_tasks(), the call graph). Called only on demand, so
+    /// the await itself pays nothing for introspection.
+    AwaitTarget (*target)(const void* awaiter) noexcept = nullptr;
+};
+
 /// Rarely used task data, allocated on first use so that a plain task stays small.
 struct TaskExtras {
     std::string name;
@@ -77,24 +83,25 @@ public:
 
     // ---- called by awaitables while this task runs ----
 
-    /// Records where the task is suspended and how to cancel that wait. Call it last in
-    /// await_suspend: when a cancellation is already pending, the hook runs at once.
-    void suspend(std::coroutine_handle<> at, CancelHook hook, AwaitTarget target = {}) noexcept {
+    /// Records where the task is suspended, in which awaitable. Call it last in
+    /// await_suspend: when a cancellation is already pending, `point.cancel` runs at once.
+    void suspend(std::coroutine_handle<> at, const AwaitPoint& point, void* awaiter) noexcept {
         resume_point_ = at;
-        cancel_hook_ = hook;
-        awaiting_kind_ = target.kind;
-        if (target.kind == AwaitKind::io) {
-            awaiting_.fd = target.fd;
-        } else {
-            awaiting_.object = target.object;
-        }
-        if (must_cancel_ && hook.fn != nullptr && hook.fn(hook.context)) must_cancel_ = false;
+        await_point_ = &point;
+        awaiter_ = awaiter;
+        if (must_cancel_ && point.cancel != nullptr && point.cancel(awaiter)) must_cancel_ = false;
+    }
+
+    /// Records where the task is suspended, in a wait that cannot be cut short and waits
+    /// for nothing in particular (a bare yield).
+    void suspend(std::coroutine_handle<> at) noexcept {
+        resume_point_ = at;
+        await_point_ = nullptr;
     }
 
     /// Queues the task to resume at its suspension point (once per suspension).
     void wake() noexcept {
-        cancel_hook_ = {};
-        awaiting_kind_ = AwaitKind::nothing;
+        await_point_ = nullptr;
         loop_->schedule(*this);
     }
 
@@ -138,9 +145,7 @@ public:
     std::coroutine_handle<> resume_point() const noexcept { return resume_point_; }
     /// What the task waits for while suspended.
     AwaitTarget awaiting() const noexcept {
-        if (awaiting_kind_ == AwaitKind::io) return {awaiting_kind_, nullptr, awaiting_.fd};
-        if (awaiting_kind_ == AwaitKind::nothing) return {};
-        return {awaiting_kind_, awaiting_.object, -1};
+        return await_point_ != nullptr ? await_point_->target(awaiter_) : AwaitTarget{};
     }
 
     /// Turns this not-yet-started frame into a task of `loop` and queues its first step.
@@ -226,7 +231,6 @@ public:
 protected:
     bool must_cancel_ = false;
     bool scheduled_ = false;
-    AwaitKind awaiting_kind_ = AwaitKind::nothing;
     bool stepped_ = false;  // a task: the loop has run its first step
     std::uint32_t cancel_requests_ = 0;
     unsigned site_line_;
@@ -254,11 +258,8 @@ protected:
     void cancel_unstarted() noexcept;
     void destroy() noexcept override = 0;
 
-    CancelHook cancel_hook_{};
-    union {
-        const void* object = nullptr;  // what awaiting_kind_ names, for every kind but io
-        int fd;                        // AwaitKind::io
-    } awaiting_;
+    const AwaitPoint* await_point_ = nullptr;  // while suspended (nullptr: a bare yield)
+    void* awaiter_ = nullptr;
     std::unique_ptr<TaskExtras> extras_;
     std::uint64_t id_ = 0;
     const char* site_file_;
