@@ -43,7 +43,7 @@ public:
         : handles_(std::move(handles)), wait_(states(), wake_policy(), true) {}
 
     bool await_ready() noexcept { return wait_.await_ready(); }
-    void await_suspend(std::coroutine_handle<> awaiting) { wait_.await_suspend(awaiting); }
+    bool await_suspend(std::coroutine_handle<> awaiting) { return wait_.await_suspend(awaiting); }
     auto await_resume() {
         wait_.finish_gather(CollectErrors);
         return collect(std::index_sequence_for<Handles...>{});
@@ -88,7 +88,7 @@ public:
         : handles_(std::move(handles)), wait_(states(), wake_policy(), true) {}
 
     bool await_ready() noexcept { return wait_.await_ready(); }
-    void await_suspend(std::coroutine_handle<> awaiting) { wait_.await_suspend(awaiting); }
+    bool await_suspend(std::coroutine_handle<> awaiting) { return wait_.await_suspend(awaiting); }
     auto await_resume() {
         using T = typename traits_of<Handle>::value_type;
         wait_.finish_gather(CollectErrors);

@@ -48,6 +48,9 @@ struct FreeFrame {
 // needs no initialization check.
 struct FramePool {
     FreeFrame* heads[class_count];
+    // The last frame of each non-empty list, so that a thread's exit hands its lists to
+    // the depot without walking them (a million frames freed make a million-long list).
+    FreeFrame* tails[class_count];
     char* bump;
     char* bump_end;
     std::size_t next_slab_size;
@@ -64,6 +67,7 @@ constinit thread_local FramePool pool{};
 struct Depot {
     std::mutex mutex;
     FreeFrame* heads[class_count] = {};
+    FreeFrame* tails[class_count] = {};  // valid while the list is not empty
     std::vector<std::pair<char*, char*>> regions;  // unused slab ends
     std::vector<FramePool*> pools;
     std::int64_t retired_live = 0;  // the counts of exited threads
@@ -97,9 +101,8 @@ struct PoolExit {
         for (std::size_t cls = 0; cls < class_count; ++cls) {
             FreeFrame* head = pool.heads[cls];
             if (head == nullptr) continue;
-            FreeFrame* tail = head;
-            while (tail->next != nullptr) tail = tail->next;
-            tail->next = shared.heads[cls];
+            pool.tails[cls]->next = shared.heads[cls];
+            if (shared.heads[cls] == nullptr) shared.tails[cls] = pool.tails[cls];
             shared.heads[cls] = head;
             pool.heads[cls] = nullptr;
         }
@@ -139,6 +142,7 @@ struct PoolExit {
         if (FreeFrame* head = shared.heads[cls]) {
             shared.heads[cls] = nullptr;
             pool.heads[cls] = head->next;
+            pool.tails[cls] = shared.tails[cls];
             taken = head;
         } else if (pool.bump_end - pool.bump < static_cast<std::ptrdiff_t>(bytes) &&
                    !shared.regions.empty()) {
@@ -180,6 +184,7 @@ struct PoolExit {
     std::lock_guard lock(shared.mutex);
     --shared.retired_live;
     auto* free_frame = static_cast<FreeFrame*>(frame);
+    if (shared.heads[cls] == nullptr) shared.tails[cls] = free_frame;
     free_frame->next = shared.heads[cls];
     shared.heads[cls] = free_frame;
     shared.stocked.store(true, std::memory_order_relaxed);
@@ -248,6 +253,7 @@ void deallocate_frame(void* frame, std::size_t size) noexcept {
         }
     }
     auto* free_frame = static_cast<FreeFrame*>(frame);
+    if (pool.heads[cls] == nullptr) pool.tails[cls] = free_frame;
     free_frame->next = pool.heads[cls];
     pool.heads[cls] = free_frame;
     count(-1);

@@ -57,6 +57,10 @@ bool MultiWait::condition_met() noexcept {
         if (first_failure_ < 0 && failed(*children_[i])) first_failure_ = static_cast<long>(i);
     }
     remaining_ = children_.size() - done;
+    return satisfied(done);
+}
+
+bool MultiWait::satisfied(std::size_t done) const noexcept {
     if (remaining_ == 0) return true;
     switch (wake_when_) {
         case WakeWhen::all_done: return false;
@@ -66,17 +70,34 @@ bool MultiWait::condition_met() noexcept {
     return false;
 }
 
-bool MultiWait::await_ready() noexcept { return condition_met(); }
+bool MultiWait::await_ready() noexcept {
+    // A gather of fresh tasks has a pending first child: then the count of done children
+    // is left to await_suspend, which makes it in the pass that registers the waiters (one
+    // pass over a million children instead of two).
+    if (!children_.empty() && !children_.front()->done()) return false;
+    return condition_met();
+}
 
-void MultiWait::await_suspend(std::coroutine_handle<> awaiting) {
+bool MultiWait::await_suspend(std::coroutine_handle<> awaiting) {
     task_ = &require_current_task("co_await on gather() or wait()");
+    std::size_t done = 0;
     for (std::size_t i = 0; i < children_.size(); ++i) {
-        if (children_[i]->done()) continue;
+        FutureStateBase& child = *children_[i];
+        if (child.done()) {
+            ++done;
+            if (first_failure_ < 0 && failed(child)) first_failure_ = static_cast<long>(i);
+            continue;
+        }
         ChildNode& node = nodes_[i];
         node.wait = this;
-        node.index = i;
         node.on_done = &MultiWait::on_child_done;
-        children_[i]->add_waiter(node);
+        child.add_waiter(node);
+    }
+    remaining_ = children_.size() - done;
+    if (satisfied(done)) {
+        // Children already done are enough (a failure, say): resume without suspending.
+        for (ChildNode& node : nodes_) FutureStateBase::remove_waiter(node);
+        return false;
     }
     if (has_deadline_) {
         deadline = deadline_;
@@ -86,6 +107,7 @@ void MultiWait::await_suspend(std::coroutine_handle<> awaiting) {
         return AwaitTarget{AwaitKind::gather, self, -1};
     }};
     task_->suspend(awaiting, point, this);
+    return true;
 }
 
 void MultiWait::wake() noexcept {
@@ -106,7 +128,8 @@ void MultiWait::child_done(std::size_t index) noexcept {
 
 void MultiWait::on_child_done(WaiterNode& node, FutureStateBase&) noexcept {
     auto& child = static_cast<ChildNode&>(node);
-    child.wait->child_done(child.index);
+    MultiWait& wait = *child.wait;
+    wait.child_done(static_cast<std::size_t>(&child - wait.nodes_.data()));
 }
 
 void MultiWait::on_deadline(TimerNode& node) noexcept {

@@ -371,3 +371,26 @@ ASYNCIO_TEST(Gather, ThousandChildrenWithOneFailureCancelNothingElse) {
     for (const auto& value : values) ok += value.has_value() ? 1 : 0;
     EXPECT_EQ(ok, 1000u);
 }
+
+ASYNCIO_TEST(Gather, AChildThatFailedBeforeTheAwaitBehindAPendingOneRaisesAtOnce) {
+    // The pending first child does not hide the failure after it: the gather raises at
+    // once, without waiting for the first child.
+    auto& loop = asyncio::get_running_loop();
+    auto slow = asyncio::create_task(value_after(1, 1h));
+    auto failed = asyncio::create_task(fail_after(0s, "early"));
+    co_await asyncio::sleep(0s);
+    co_await asyncio::sleep(0s);
+    EXPECT_TRUE(failed.done());
+    const auto before = loop.time();
+    std::vector<asyncio::TaskHandle<int>> children{slow, failed};
+    try {
+        co_await asyncio::gather(children);
+        ADD_FAILURE() << "gather() returned";
+    } catch (const std::runtime_error& error) {
+        EXPECT_STREQ(error.what(), "early");
+    }
+    EXPECT_EQ(loop.time(), before);
+    EXPECT_FALSE(slow.done());  // gather leaves the others running, as Python's
+    slow.cancel();
+    EXPECT_THROW(co_await slow, asyncio::CancelledError);
+}

@@ -63,6 +63,22 @@ ASYNCIO_TEST(Wait, FirstCompletedReturnsOnceOneTaskIsDone) {
     co_await cancel_all(tasks);
 }
 
+ASYNCIO_TEST(Wait, FirstCompletedReturnsAtOnceWhenALaterTaskIsAlreadyDone) {
+    auto& loop = asyncio::get_running_loop();
+    auto tasks = start_all(values_after({5, 0}));
+    co_await asyncio::sleep(0s);
+    co_await asyncio::sleep(0s);
+    CO_ASSERT_TRUE(tasks[1].done());
+    const auto before = loop.time();
+    auto [done, pending] = co_await asyncio::wait(tasks, asyncio::FIRST_COMPLETED);
+    EXPECT_EQ(loop.time(), before);
+    CO_ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0], tasks[1]);
+    CO_ASSERT_EQ(pending.size(), 1u);
+    EXPECT_EQ(pending[0], tasks[0]);
+    co_await cancel_all(tasks);
+}
+
 ASYNCIO_TEST(Wait, FirstCompletedCountsAFailureAsCompletion) {
     auto& loop = asyncio::get_running_loop();
     const auto start = loop.time();

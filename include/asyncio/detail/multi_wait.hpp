@@ -30,7 +30,7 @@ public:
     }
 
     bool await_ready() noexcept;
-    void await_suspend(std::coroutine_handle<> awaiting);
+    bool await_suspend(std::coroutine_handle<> awaiting);
     void await_resume() { check_cancelled(); }
     /// Throws CancelledError if the waiting task was cancelled meanwhile.
     void check_cancelled();
@@ -51,11 +51,11 @@ public:
 
 private:
     struct ChildNode : WaiterNode {
-        MultiWait* wait = nullptr;
-        std::size_t index = 0;
+        MultiWait* wait = nullptr;  // the child's index is its place in nodes_
     };
 
     bool condition_met() noexcept;
+    bool satisfied(std::size_t done) const noexcept;
     void child_done(std::size_t index) noexcept;
     void wake() noexcept;
     static void on_child_done(WaiterNode& node, FutureStateBase& state) noexcept;
