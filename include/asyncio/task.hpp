@@ -99,12 +99,10 @@ private:
         std::coroutine_handle<promise_type> frame;
 
         bool await_ready() const {
-            if (!frame) throw InvalidStateError("co_await on an empty or moved-from Task");
-            if (frame.promise().started_) {
-                throw InvalidStateError("Task awaited twice: coroutine '" +
-                                        std::string(frame.promise().creation_site().function) +
-                                        "' was already awaited or scheduled");
-            }
+            // The checks stay two branches (the throws are out of line) so that awaiting a
+            // task inlines into the awaiting coroutine.
+            if (!frame || frame.promise().started_) [[unlikely]]
+                detail::report_unawaitable_task(frame ? &frame.promise() : nullptr);
             return false;
         }
         auto await_suspend(std::coroutine_handle<> awaiting) const noexcept {

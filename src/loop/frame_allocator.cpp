@@ -48,9 +48,6 @@ struct FreeFrame {
 // needs no initialization check.
 struct FramePool {
     FreeFrame* heads[class_count];
-    // The last frame of each non-empty list, so that a thread's exit hands its lists to
-    // the depot without walking them (a million frames freed make a million-long list).
-    FreeFrame* tails[class_count];
     char* bump;
     char* bump_end;
     std::size_t next_slab_size;
@@ -67,7 +64,10 @@ constinit thread_local FramePool pool{};
 struct Depot {
     std::mutex mutex;
     FreeFrame* heads[class_count] = {};
-    FreeFrame* tails[class_count] = {};  // valid while the list is not empty
+    // Whole free lists of exited threads, kept apart: joining two lists would mean walking
+    // one to its end (a million frames freed make a million-long list), and keeping the
+    // end of every list would cost each free a store.
+    std::vector<FreeFrame*> lists[class_count];
     std::vector<std::pair<char*, char*>> regions;  // unused slab ends
     std::vector<FramePool*> pools;
     std::int64_t retired_live = 0;  // the counts of exited threads
@@ -101,10 +101,16 @@ struct PoolExit {
         for (std::size_t cls = 0; cls < class_count; ++cls) {
             FreeFrame* head = pool.heads[cls];
             if (head == nullptr) continue;
-            pool.tails[cls]->next = shared.heads[cls];
-            if (shared.heads[cls] == nullptr) shared.tails[cls] = pool.tails[cls];
-            shared.heads[cls] = head;
             pool.heads[cls] = nullptr;
+            try {
+                shared.lists[cls].push_back(head);
+            } catch (...) {
+                // No room for one more list: join it to the depot's single frames.
+                FreeFrame* tail = head;
+                while (tail->next != nullptr) tail = tail->next;
+                tail->next = shared.heads[cls];
+                shared.heads[cls] = head;
+            }
         }
         if (pool.bump_end - pool.bump >= static_cast<std::ptrdiff_t>(max_pooled_size)) {
             try {
@@ -139,19 +145,27 @@ struct PoolExit {
     if (shared.stocked.load(std::memory_order_relaxed)) {
         std::lock_guard lock(shared.mutex);
         void* taken = nullptr;
-        if (FreeFrame* head = shared.heads[cls]) {
+        FreeFrame* head = shared.heads[cls];
+        if (head != nullptr) {
             shared.heads[cls] = nullptr;
+        } else if (!shared.lists[cls].empty()) {
+            head = shared.lists[cls].back();
+            shared.lists[cls].pop_back();
+        }
+        if (head != nullptr) {
             pool.heads[cls] = head->next;
-            pool.tails[cls] = shared.tails[cls];
             taken = head;
         } else if (pool.bump_end - pool.bump < static_cast<std::ptrdiff_t>(bytes) &&
                    !shared.regions.empty()) {
             std::tie(pool.bump, pool.bump_end) = shared.regions.back();
             shared.regions.pop_back();
         }
-        const bool empty = shared.regions.empty() &&
-                           std::all_of(std::begin(shared.heads), std::end(shared.heads),
-                                       [](const FreeFrame* head) { return head == nullptr; });
+        const bool empty =
+            shared.regions.empty() &&
+            std::all_of(std::begin(shared.heads), std::end(shared.heads),
+                        [](const FreeFrame* head) { return head == nullptr; }) &&
+            std::all_of(std::begin(shared.lists), std::end(shared.lists),
+                        [](const std::vector<FreeFrame*>& lists) { return lists.empty(); });
         if (empty) shared.stocked.store(false, std::memory_order_relaxed);
         if (taken != nullptr) return taken;
     }
@@ -172,6 +186,10 @@ struct PoolExit {
     Depot& shared = depot();
     std::lock_guard lock(shared.mutex);
     ++shared.retired_live;
+    if (shared.heads[cls] == nullptr && !shared.lists[cls].empty()) {
+        shared.heads[cls] = shared.lists[cls].back();
+        shared.lists[cls].pop_back();
+    }
     if (FreeFrame* head = shared.heads[cls]) {
         shared.heads[cls] = head->next;
         return head;
@@ -184,7 +202,6 @@ struct PoolExit {
     std::lock_guard lock(shared.mutex);
     --shared.retired_live;
     auto* free_frame = static_cast<FreeFrame*>(frame);
-    if (shared.heads[cls] == nullptr) shared.tails[cls] = free_frame;
     free_frame->next = shared.heads[cls];
     shared.heads[cls] = free_frame;
     shared.stocked.store(true, std::memory_order_relaxed);
@@ -253,7 +270,6 @@ void deallocate_frame(void* frame, std::size_t size) noexcept {
         }
     }
     auto* free_frame = static_cast<FreeFrame*>(frame);
-    if (pool.heads[cls] == nullptr) pool.tails[cls] = free_frame;
     free_frame->next = pool.heads[cls];
     pool.heads[cls] = free_frame;
     count(-1);

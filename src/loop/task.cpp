@@ -138,6 +138,14 @@ void TaskPromiseBase::cancel_unstarted() noexcept {
     complete_task();  // cancelled; drops the loop's reference, which may free the frame
 }
 
+void report_unawaitable_task(const TaskPromiseBase* promise) {
+    if (promise == nullptr) throw InvalidStateError("co_await on an empty or moved-from Task");
+    const char* function = promise->creation_site().function;
+    throw InvalidStateError(std::string("Task awaited twice: coroutine '") +
+                            (function != nullptr ? function : "?") +
+                            "' was already awaited or scheduled");
+}
+
 void report_never_awaited(const TaskPromiseBase& promise) noexcept {
     LoopCore* loop = running_loop;
     const bool debug = loop != nullptr ? loop->debug() : debug_from_environment();

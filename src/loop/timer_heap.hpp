@@ -45,8 +45,7 @@ public:
             ++list_size_;
             return;
         }
-        entries_.push_back(Entry{node.deadline.time_since_epoch().count(), &node});
-        sift_up(entries_.size() - 1);
+        push_to_heap(node);
     }
 
     void remove(TimerNode& node) noexcept {
@@ -112,6 +111,11 @@ private:
     static bool less(const Entry& a, const Entry& b) noexcept {
         if (a.deadline != b.deadline) return a.deadline < b.deadline;
         return scheduled_before(a.node->sequence, b.node->sequence);
+    }
+    // Out of line, so that the common case above stays small enough to be inlined.
+    [[gnu::noinline]] void push_to_heap(TimerNode& node) {
+        entries_.push_back(Entry{node.deadline.time_since_epoch().count(), &node});
+        sift_up(entries_.size() - 1);
     }
     void place(std::size_t index, const Entry& entry) noexcept {
         entries_[index] = entry;

@@ -319,6 +319,10 @@ private:
 /// naming the coroutine (Python's "coroutine ... was never awaited").
 void report_never_awaited(const TaskPromiseBase& promise) noexcept;
 
+/// Throws InvalidStateError for `co_await` on a Task that has no frame (`promise` null:
+/// empty or moved from) or whose frame was already awaited or scheduled.
+[[noreturn]] void report_unawaitable_task(const TaskPromiseBase* promise);
+
 /// Awaits any future or task state: the awaiting task is woken when it is done.
 /// Cancelling the awaiting task cancels the awaited one (CPython semantics), unless
 /// `shielded`, in which case only the awaiter stops waiting.
