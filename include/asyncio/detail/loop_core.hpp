@@ -56,7 +56,7 @@ struct TimerNode {
         TimerNode* next = nullptr;
     };
 
-    TimerNode() noexcept {}  // NOLINT: the union's first member has its initializer
+    TimerNode() noexcept {}  // the member initializers below; `in_order` is the union's active member
 
     TimePoint deadline{};
     // Called when the deadline passes (the node is no longer scheduled then), and again
