@@ -143,6 +143,9 @@ private:
          detail::LoopCore* loop) noexcept;
     void require_open(const char* what) const;
     Task<> read_chunks(std::string& data, std::size_t max_bytes);
+    // Writes all of `data` at `offset`, continuing short writes; `advance`, when given,
+    // moves with each chunk, so that a failure leaves it after the bytes that landed.
+    Task<> write_all(std::string_view data, std::uint64_t offset, std::uint64_t* advance);
     void close_now() noexcept;
 
     int fd_ = -1;

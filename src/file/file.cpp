@@ -353,21 +353,27 @@ Task<std::size_t> File::read_at(std::span<char> buffer, std::uint64_t offset) {
 Task<> File::write(std::string_view data) {
     require_open("write()");
     Busy busy(*this, true, "write()");
+    // In append mode the kernel puts the bytes at the end whatever the offset says.
+    co_await write_all(data, position_, &position_);
+}
+
+Task<> File::write_all(std::string_view data, std::uint64_t offset, std::uint64_t* advance) {
     std::size_t written = 0;
     while (written < data.size()) {
-        // In append mode the kernel puts the bytes at the end whatever the offset says.
+        const std::uint64_t at = offset + written;
         const long result = co_await file_operation(detail::IoOpcode::pwrite, fd_,
                                                     const_cast<char*>(data.data() + written),
-                                                    data.size() - written, position_, 0);
+                                                    data.size() - written, at, 0);
         if (result < 0) {
-            detail::throw_os_error(static_cast<int>(-result), "write to \"" + path_ + "\"");
+            detail::throw_os_error(static_cast<int>(-result),
+                                   "write to \"" + path_ + "\" at " + std::to_string(at));
         }
         if (result == 0) {
             // pwrite(2) of a non-empty buffer never says 0 on a regular file: don't spin.
             detail::throw_os_error(EIO, "write to \"" + path_ + "\" made no progress");
         }
         written += static_cast<std::size_t>(result);
-        position_ += static_cast<std::uint64_t>(result);
+        if (advance != nullptr) *advance += static_cast<std::uint64_t>(result);
     }
 }
 
@@ -383,20 +389,7 @@ Task<> File::write_at(std::span<const std::byte> data, std::uint64_t offset) {
 Task<> File::write_at(std::string_view data, std::uint64_t offset) {
     require_open("write_at()");
     Busy busy(*this, false, "write_at()");
-    std::size_t written = 0;
-    while (written < data.size()) {
-        const long result = co_await file_operation(detail::IoOpcode::pwrite, fd_,
-                                                    const_cast<char*>(data.data() + written),
-                                                    data.size() - written, offset + written, 0);
-        if (result < 0) {
-            detail::throw_os_error(static_cast<int>(-result), "write to \"" + path_ + "\" at " +
-                                                                  std::to_string(offset + written));
-        }
-        if (result == 0) {
-            detail::throw_os_error(EIO, "write to \"" + path_ + "\" made no progress");
-        }
-        written += static_cast<std::size_t>(result);
-    }
+    co_await write_all(data, offset, nullptr);
 }
 
 Task<> File::fsync() {
